@@ -1,0 +1,97 @@
+// dfscan: tells authentic media from deepfakes. This file only parses, dispatches and maps
+// outcomes to exit codes; the work lives in libdfscan.
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "command.hpp"
+#include "dfscan/log.hpp"
+#include "dfscan/runtime.hpp"
+#include "dfscan/status.hpp"
+#include "exit_codes.hpp"
+
+namespace dfscan::cli {
+
+std::vector<RegisteredCommand>& registered_commands() {
+  static std::vector<RegisteredCommand> commands;
+  return commands;
+}
+
+CommandRegistrar::CommandRegistrar(const char* name, CommandFactory factory) {
+  registered_commands().push_back({name, std::move(factory)});
+}
+
+namespace {
+
+// `dfscan clip.mp4` means `dfscan scan clip.mp4`: subcommand names win over file names.
+std::vector<std::string> with_default_subcommand(int argc, char** argv, const std::set<std::string>& names) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || !names.count("scan")) return args;
+  static const std::set<std::string> root_flags{"-h", "--help", "--version", "-V"};
+  if (names.count(args[0]) || root_flags.count(args[0])) return args;
+  args.insert(args.begin(), "scan");
+  return args;
+}
+
+}  // namespace
+}  // namespace dfscan::cli
+
+int main(int argc, char** argv) {
+  using namespace dfscan::cli;
+  CLI::App app{"dfscan: tells authentic media from deepfakes.\n"
+               "Run `dfscan FILE...` to scan, or a subcommand below."};
+  app.name("dfscan");
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  app.require_subcommand(0, 1);
+  int verbosity = 0;
+  app.add_flag("-v,--verbose", verbosity, "More log output on stderr (-vv for debug)");
+  bool quiet = false;
+  app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
+
+  std::vector<std::pair<CLI::App*, std::function<int()>>> runners;
+  std::set<std::string> names;
+  for (auto& cmd : registered_commands()) {
+    auto before = app.get_subcommands({}).size();
+    auto run = cmd.factory(app);
+    auto subs = app.get_subcommands({});
+    if (subs.size() > before) runners.emplace_back(subs.back(), std::move(run));
+    names.insert(cmd.name);
+  }
+  app.footer("Exit codes: 0 nothing fake, 1 something fake, 2 a file or operation failed, "
+             "64 usage error, 130 interrupted.");
+
+  auto args = with_default_subcommand(argc, argv, names);
+  std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
+  try {
+    app.parse(args);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+
+  dfscan::init_logging(quiet ? -1 : verbosity);
+  std::signal(SIGPIPE, SIG_IGN);
+  try {
+    for (auto& [sub, run] : runners)
+      if (sub->parsed()) return run();
+    std::cout << app.help();
+    return kExitUsage;
+  } catch (const dfscan::Error& e) {
+    spdlog::error("{}", e.what());
+    return kExitFailure;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", dfscan::one_line(e.what()));
+    return kExitFailure;
+  }
+}
