@@ -12,7 +12,7 @@ packages=(
   libdlib-dev
   python3-torch python3-torchvision python3-sklearn python3-numpy
   clang libclang-rt-14-dev clang-format
-  python3-skimage facedetect
+  python3-skimage facedetect python3-jsonschema
 )
 
 missing=()
