@@ -1,7 +1,6 @@
 #pragma once
 // Subcommands register themselves: adding one means adding a cmd_*.cpp file, not editing main.
 #include <CLI/CLI.hpp>
-
 #include <functional>
 #include <vector>
 

@@ -13,7 +13,9 @@ enum ExitCode : int {
 
 // Combines two outcomes with the documented precedence.
 inline int worst_exit(int a, int b) {
-  auto rank = [](int c) { return c == kExitInterrupted ? 4 : c == kExitUsage ? 3 : c == kExitFailure ? 2 : c; };
+  auto rank = [](int c) {
+    return c == kExitInterrupted ? 4 : c == kExitUsage ? 3 : c == kExitFailure ? 2 : c;
+  };
   return rank(a) >= rank(b) ? a : b;
 }
 

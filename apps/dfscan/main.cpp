@@ -43,8 +43,9 @@ std::vector<std::string> with_default_subcommand(int argc, char** argv, const st
 
 int main(int argc, char** argv) {
   using namespace dfscan::cli;
-  CLI::App app{"dfscan: tells authentic media from deepfakes.\n"
-               "Run `dfscan FILE...` to scan, or a subcommand below."};
+  CLI::App app{
+      "dfscan: tells authentic media from deepfakes.\n"
+      "Run `dfscan FILE...` to scan, or a subcommand below."};
   app.name("dfscan");
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
   app.require_subcommand(0, 1);
@@ -62,8 +63,9 @@ int main(int argc, char** argv) {
     if (subs.size() > before) runners.emplace_back(subs.back(), std::move(run));
     names.insert(cmd.name);
   }
-  app.footer("Exit codes: 0 nothing fake, 1 something fake, 2 a file or operation failed, "
-             "64 usage error, 130 interrupted.");
+  app.footer(
+      "Exit codes: 0 nothing fake, 1 something fake, 2 a file or operation failed, "
+      "64 usage error, 130 interrupted.");
 
   auto args = with_default_subcommand(argc, argv, names);
   std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector

@@ -31,11 +31,11 @@ bool is_failure(Status status);
 // Thrown inside the library; caught at the API boundary and turned into a per-file status.
 // The message is always a single line.
 class Error : public std::runtime_error {
-public:
+ public:
   Error(Status status, const std::string& message);
   Status status() const noexcept { return status_; }
 
-private:
+ private:
   Status status_;
 };
 

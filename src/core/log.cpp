@@ -15,8 +15,7 @@ void init_logging(int verbosity) {
   if (verbosity < 0) level = spdlog::level::err;
   if (verbosity == 1) level = spdlog::level::info;
   if (verbosity >= 2) level = spdlog::level::debug;
-  if (const char* env = std::getenv("DFSCAN_LOG"); env && *env)
-    level = spdlog::level::from_str(env);
+  if (const char* env = std::getenv("DFSCAN_LOG"); env && *env) level = spdlog::level::from_str(env);
   spdlog::set_level(level);
 }
 

@@ -42,7 +42,9 @@ void configure_threads(int n) {
   at::set_num_threads(n);
 }
 
-int intra_op_threads() { return at::get_num_threads(); }
+int intra_op_threads() {
+  return at::get_num_threads();
+}
 
 RuntimeInfo runtime_info() {
   RuntimeInfo info;
