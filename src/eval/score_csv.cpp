@@ -1,0 +1,196 @@
+// Reading `dfscan eval --scores` files: path,label,score[,group...] CSV, possibly several shards.
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <unordered_map>
+
+#include "dfscan/metrics.hpp"
+#include "dfscan/status.hpp"
+
+namespace dfscan::eval {
+namespace {
+
+std::string trim(const std::string& s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return s.substr(b, e - b);
+}
+
+std::string lower(std::string s) {
+  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+[[noreturn]] void fail_at(const std::string& file, std::size_t line, const std::string& what) {
+  throw Error(Status::error, file + ":" + std::to_string(line) + ": " + what);
+}
+
+// One CSV record on one line: comma-separated, fields optionally in double quotes with "" for a quote.
+std::vector<std::string> split_record(const std::string& line, const std::string& file, std::size_t line_no) {
+  std::vector<std::string> fields;
+  std::string field;
+  std::size_t i = 0;
+  while (true) {
+    field.clear();
+    if (i < line.size() && line[i] == '"') {
+      ++i;
+      bool closed = false;
+      while (i < line.size()) {
+        if (line[i] == '"') {
+          if (i + 1 < line.size() && line[i + 1] == '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
+          ++i;
+          closed = true;
+          break;
+        }
+        field += line[i++];
+      }
+      if (!closed) fail_at(file, line_no, "unterminated quoted field");
+      if (i < line.size() && line[i] != ',') fail_at(file, line_no, "text after a closing quote");
+    } else {
+      while (i < line.size() && line[i] != ',') field += line[i++];
+    }
+    fields.push_back(field);
+    if (i >= line.size()) break;
+    ++i;  // the comma
+  }
+  return fields;
+}
+
+int parse_label(const std::string& raw, const std::string& file, std::size_t line_no) {
+  const std::string v = lower(trim(raw));
+  if (v == "fake" || v == "1") return 1;
+  if (v == "real" || v == "0") return 0;
+  fail_at(file, line_no, "label \"" + raw + "\" is not fake, real, 1 or 0");
+}
+
+double parse_score(const std::string& raw, const std::string& file, std::size_t line_no) {
+  const std::string v = trim(raw);
+  if (v.empty()) fail_at(file, line_no, "empty score (leave unscored files out of the score file)");
+  errno = 0;
+  char* end = nullptr;
+  const double score = std::strtod(v.c_str(), &end);
+  if (end != v.c_str() + v.size() || errno == ERANGE || !std::isfinite(score) || score < 0.0 || score > 1.0)
+    fail_at(file, line_no, "score \"" + raw + "\" is not a number in [0, 1]");
+  return score;
+}
+
+struct Seen {
+  std::string where;
+  std::size_t row;
+};
+
+}  // namespace
+
+ScoreTable read_score_files(const std::vector<std::string>& files) {
+  if (files.empty()) throw Error(Status::error, "no score file given");
+  ScoreTable table;
+  bool have_header_layout = false;
+  std::unordered_map<std::string, Seen> seen;
+  for (const auto& file : files) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw Error(Status::not_found, "cannot open score file " + file + ": " + std::strerror(errno));
+    std::string line;
+    std::size_t line_no = 0;
+    std::size_t path_col = 0, label_col = 0, score_col = 0, n_cols = 0;
+    std::vector<std::size_t> extra_cols;
+    bool header_done = false;
+    while (std::getline(in, line)) {
+      ++line_no;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line_no == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // UTF-8 byte order mark
+      if (trim(line).empty()) continue;
+      auto fields = split_record(line, file, line_no);
+      if (!header_done) {
+        header_done = true;
+        n_cols = fields.size();
+        std::vector<std::string> extra_names;
+        bool has_path = false, has_label = false, has_score = false;
+        for (std::size_t c = 0; c < fields.size(); ++c) {
+          const std::string name = trim(fields[c]);
+          const std::string key = lower(name);
+          for (std::size_t d = 0; d < c; ++d)
+            if (lower(trim(fields[d])) == key)
+              fail_at(file, line_no, "column \"" + name + "\" appears twice");
+          if (key == "path") {
+            path_col = c;
+            has_path = true;
+          } else if (key == "label") {
+            label_col = c;
+            has_label = true;
+          } else if (key == "score") {
+            score_col = c;
+            has_score = true;
+          } else {
+            extra_cols.push_back(c);
+            extra_names.push_back(name);
+          }
+        }
+        if (!has_path || !has_label || !has_score)
+          fail_at(file, line_no,
+                  std::string("header lacks the column \"") +
+                      (!has_path    ? "path"
+                       : !has_label ? "label"
+                                    : "score") +
+                      "\" (expected path,label,score[,group...])");
+        if (!have_header_layout) {
+          table.extra_columns = extra_names;
+          have_header_layout = true;
+        } else if (extra_names != table.extra_columns) {
+          fail_at(file, line_no, "its extra columns differ from those of " + files.front());
+        }
+        continue;
+      }
+      if (fields.size() != n_cols)
+        fail_at(file, line_no,
+                "expected " + std::to_string(n_cols) + " fields, found " + std::to_string(fields.size()));
+      const std::string& path = fields[path_col];
+      if (trim(path).empty()) fail_at(file, line_no, "empty path");
+      const int label = parse_label(fields[label_col], file, line_no);
+      const double score = parse_score(fields[score_col], file, line_no);
+      std::vector<std::string> extras;
+      for (auto c : extra_cols) extras.push_back(trim(fields[c]));
+
+      const std::string where = file + ":" + std::to_string(line_no);
+      auto [it, inserted] = seen.emplace(path, Seen{where, table.paths.size()});
+      if (!inserted) {
+        const std::size_t row = it->second.row;
+        if (table.labels[row] != label || table.scores[row] != score || table.extra_values[row] != extras)
+          fail_at(file, line_no,
+                  "path \"" + path + "\" was already given differently at " + it->second.where);
+        ++table.duplicates_dropped;  // the same row from an overlapping or re-run shard
+        continue;
+      }
+      table.paths.push_back(path);
+      table.labels.push_back(label);
+      table.scores.push_back(score);
+      table.extra_values.push_back(std::move(extras));
+    }
+    if (in.bad()) throw Error(Status::error, "error reading score file " + file);
+    if (!header_done) fail_at(file, 1, "empty file: expected a header path,label,score[,group...]");
+  }
+  return table;
+}
+
+std::vector<std::string> column_values(const ScoreTable& table, const std::string& column) {
+  for (std::size_t c = 0; c < table.extra_columns.size(); ++c) {
+    if (table.extra_columns[c] != column) continue;
+    std::vector<std::string> values;
+    values.reserve(table.extra_values.size());
+    for (const auto& row : table.extra_values) values.push_back(row[c]);
+    return values;
+  }
+  std::string available;
+  for (const auto& name : table.extra_columns) available += (available.empty() ? "" : ", ") + name;
+  throw Error(Status::error, "no column \"" + column + "\" in the score file (group columns: " +
+                                 (available.empty() ? "none" : available) + ")");
+}
+
+}  // namespace dfscan::eval

@@ -1,0 +1,114 @@
+// The score-file reader: the format, shard merging, and one-line errors that name the line.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "dfscan/metrics.hpp"
+#include "dfscan/status.hpp"
+#include "fixtures.hpp"
+
+namespace dfscan::eval {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ScoreCsv : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("dfscan-score-csv-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text) {
+    const auto path = (dir_ / name).string();
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
+  }
+  std::string error_of(const std::vector<std::string>& files) {
+    try {
+      read_score_files(files);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  }
+  fs::path dir_;
+};
+
+TEST_F(ScoreCsv, ReadsTheGroupedFixtureLikeTheGenerator) {
+  const auto table = read_score_files({testing::metric_fixture_dir() + "/grouped_scores.csv"});
+  for (const auto& c : testing::load_cases()) {
+    if (c["name"] != "grouped_cli") continue;
+    EXPECT_EQ(table.labels, c["labels"].get<std::vector<int>>());
+    EXPECT_EQ(table.scores, c["scores"].get<std::vector<double>>());
+    EXPECT_EQ(column_values(table, "dataset"), c["groups"].get<std::vector<std::string>>());
+    EXPECT_EQ(table.paths[0], "clips/solo/video, take 0.mp4");  // quoted field with a comma
+    return;
+  }
+  FAIL() << "no grouped_cli fixture case";
+}
+
+TEST_F(ScoreCsv, AcceptsAnyColumnOrderCrlfAndBom) {
+  const auto file =
+      write("a.csv", "\xEF\xBB\xBFscore,Path,LABEL,site\r\n0.25,x.mp4,REAL,a\r\n\r\n1,y.mp4,Fake,b\r\n");
+  const auto table = read_score_files({file});
+  EXPECT_EQ(table.paths, (std::vector<std::string>{"x.mp4", "y.mp4"}));
+  EXPECT_EQ(table.labels, (std::vector<int>{0, 1}));
+  EXPECT_EQ(table.scores, (std::vector<double>{0.25, 1.0}));
+  EXPECT_EQ(table.extra_columns, (std::vector<std::string>{"site"}));
+  EXPECT_THROW(column_values(table, "dataset"), Error);
+}
+
+TEST_F(ScoreCsv, MergesShardsAndDropsIdenticalRepeats) {
+  const auto a = write("a.csv", "path,label,score\nx,1,0.9\ny,0,0.1\n");
+  const auto b = write("b.csv", "path,label,score\nz,0,0.3\nx,1,0.9\n");
+  const auto table = read_score_files({a, b});
+  EXPECT_EQ(table.paths, (std::vector<std::string>{"x", "y", "z"}));
+  EXPECT_EQ(table.duplicates_dropped, 1u);
+}
+
+TEST_F(ScoreCsv, ConflictingRepeatNamesBothPlaces) {
+  const auto a = write("a.csv", "path,label,score\nx,1,0.9\n");
+  const auto b = write("b.csv", "path,label,score\nx,1,0.8\n");
+  const auto message = error_of({a, b});
+  EXPECT_NE(message.find(b + ":2:"), std::string::npos) << message;
+  EXPECT_NE(message.find(a + ":2"), std::string::npos) << message;
+}
+
+TEST_F(ScoreCsv, BadRowsNameTheirLine) {
+  const std::vector<std::pair<std::string, std::string>> bad{
+      {"path,label,score\nx,1,0.5\ny,maybe,0.5\n", ":3: label \"maybe\""},
+      {"path,label,score\nx,1,1.5\n", ":2: score \"1.5\""},
+      {"path,label,score\nx,1,nan\n", ":2: score \"nan\""},
+      {"path,label,score\nx,1,0.5abc\n", ":2: score"},
+      {"path,label,score\nx,1,\n", ":2: empty score"},
+      {"path,label,score\nx,1\n", ":2: expected 3 fields, found 2"},
+      {"path,label,score\n\"x,1,0.5\n", ":2: unterminated quoted field"},
+      {"path,label\nx,1\n", ":1: header lacks the column \"score\""},
+      {"path,label,score,path\n", ":1: column \"path\" appears twice"},
+      {"", ":1: empty file"},
+  };
+  for (std::size_t i = 0; i < bad.size(); ++i) {
+    const auto file = write("bad" + std::to_string(i) + ".csv", bad[i].first);
+    const auto message = error_of({file});
+    EXPECT_NE(message.find(file + bad[i].second), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+}
+
+TEST_F(ScoreCsv, ShardsMustShareTheirGroupColumns) {
+  const auto a = write("a.csv", "path,label,score,site\nx,1,0.9,a\n");
+  const auto b = write("b.csv", "path,label,score\ny,0,0.1\n");
+  EXPECT_NE(error_of({a, b}).find("extra columns differ"), std::string::npos);
+}
+
+TEST_F(ScoreCsv, MissingFileIsAnError) {
+  const auto message = error_of({(dir_ / "absent.csv").string()});
+  EXPECT_NE(message.find("cannot open score file"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace dfscan::eval
