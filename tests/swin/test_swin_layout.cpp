@@ -171,4 +171,20 @@ TEST(SwinLayout, ForwardShapes) {
   EXPECT_EQ(model->forward(x).sizes(), (std::vector<int64_t>{2, 10}));
 }
 
+// GenConViT registers one Swin object twice (as `embedder` and inside a HybridEmbed); LibTorch must
+// then list its tensors under both prefixes, sharing storage, as PyTorch's state_dict does.
+TEST(SwinLayout, SharedRegistrationExposesBothPrefixes) {
+  dfscan::nn::SwinTransformer swin(micro_config());
+  torch::nn::Module parent;
+  parent.register_module("embedder", swin);
+  auto hybrid = std::make_shared<torch::nn::Module>();
+  hybrid->register_module("backbone", swin);
+  parent.register_module("patch_embed", hybrid);
+  const auto params = parent.named_parameters();
+  ASSERT_TRUE(params.contains("embedder.head.weight"));
+  ASSERT_TRUE(params.contains("patch_embed.backbone.head.weight"));
+  EXPECT_TRUE(params["embedder.head.weight"].is_same(params["patch_embed.backbone.head.weight"]));
+  EXPECT_TRUE(parent.named_buffers().contains("patch_embed.backbone.layers.0.blocks.1.attn_mask"));
+}
+
 }  // namespace
