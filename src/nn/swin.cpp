@@ -306,7 +306,9 @@ SwinTransformerImpl::SwinTransformerImpl(const SwinConfig& config) : config_(con
   int64_t dim = config.embed_dim;
   for (size_t i = 0; i < stages; ++i) {
     const int64_t heads = config.num_heads[i];
-    if (config.depths[i] <= 0 || heads <= 0 || dim % heads != 0) {
+    if (config.depths[i] <= 0 || heads <= 0)
+      config_error("stage " + std::to_string(i) + ": depth and heads must be positive");
+    if (dim % heads != 0) {
       config_error("stage " + std::to_string(i) + ": dim " + std::to_string(dim) + " not divisible by " +
                    std::to_string(heads) + " heads");
     }
