@@ -21,7 +21,7 @@ namespace {
 
 // Hostile pickles are bounded by these; real state dicts stay far below them.
 constexpr size_t kMaxStack = size_t{1} << 20;
-constexpr size_t kMaxMarks = size_t{1} << 16;
+constexpr size_t kMaxMarks = 4096;
 constexpr size_t kMaxMemo = size_t{1} << 22;
 constexpr size_t kMaxDims = 64;
 constexpr size_t kMaxGlobalLine = 256;
@@ -150,7 +150,8 @@ class Unpickler {
     Value root = parse();
     root = unwrap(root);
     if (root.kind != Kind::dict)
-      fail(std::string("checkpoint top level is a ") + kind_name(root.kind) + ", not a dict of tensors");
+      fail(std::string("checkpoint top level holds a value of type ") + kind_name(root.kind) +
+           ", not a dict of tensors");
     std::vector<std::pair<std::string, at::Tensor>> out;
     const auto& items = dicts_[root.ref];
     out.reserve(items.size());
@@ -159,7 +160,7 @@ class Unpickler {
         fail(std::string("checkpoint dict has a ") + kind_name(k.kind) + " key; expected tensor names");
       const std::string& name = strings_[k.ref];
       if (v.kind != Kind::tensor)
-        fail("checkpoint entry '" + name + "' is a " + kind_name(v.kind) + ", not a tensor");
+        fail("checkpoint entry '" + name + "' holds a value of type " + kind_name(v.kind) + ", not a tensor");
       out.emplace_back(name, materialize(tensors_[v.ref]));
     }
     return out;

@@ -2,8 +2,11 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "dfscan/checkpoint.hpp"
@@ -18,7 +21,7 @@ using dfscan::io::StateDict;
 
 namespace {
 
-[[maybe_unused]] fs::path fixture(const std::string& name) {
+fs::path fixture(const std::string& name) {
   return fs::path(DFSCAN_SOURCE_DIR) / "tests/data/io" / name;
 }
 
@@ -55,7 +58,96 @@ StateDict full_state(Net& net) {
   return s;
 }
 
+at::ScalarType dtype_named(const std::string& name) {
+  static const std::map<std::string, at::ScalarType> kNames{
+      {"float32", at::kFloat}, {"float16", at::kHalf}, {"bfloat16", at::kBFloat16}, {"float64", at::kDouble},
+      {"int64", at::kLong},    {"int32", at::kInt},    {"int16", at::kShort},       {"int8", at::kChar},
+      {"uint8", at::kByte},    {"bool", at::kBool}};
+  return kNames.at(name);
+}
+
+nlohmann::json expected() {
+  std::ifstream in(fixture("expected.json"));
+  return nlohmann::json::parse(in);
+}
+
 }  // namespace
+
+TEST(ReadPth, FixturesLoadWithPythonsKeysDtypesShapesAndValues) {
+  auto all = expected()["load"];
+  ASSERT_GE(all.size(), 7u);
+  for (const auto& [file, entries] : all.items()) {
+    SCOPED_TRACE(file);
+    StateDict state = read_pth(fixture(file));
+    ASSERT_EQ(state.size(), entries.size());
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const auto& e = entries[i];
+      std::string key = e["key"];
+      SCOPED_TRACE(key);
+      ASSERT_EQ(state.keys()[i], key);
+      const at::Tensor& t = state.at(key);
+      EXPECT_EQ(t.scalar_type(), dtype_named(e["dtype"]));
+      EXPECT_EQ(t.sizes().vec(), e["shape"].get<std::vector<int64_t>>());
+      EXPECT_EQ(t.device().type(), at::kCPU);
+      auto values = e["values"].get<std::vector<double>>();
+      auto flat = t.to(at::kDouble).contiguous().flatten();
+      ASSERT_EQ(flat.numel(), static_cast<int64_t>(values.size()));
+      for (size_t j = 0; j < values.size(); ++j)
+        EXPECT_EQ(flat[static_cast<int64_t>(j)].item<double>(), values[j]) << "element " << j;
+    }
+  }
+}
+
+TEST(ReadPth, HostileOrWrongFilesAreRefusedWithOneLine) {
+  auto all = expected()["refuse"];
+  ASSERT_GE(all.size(), 10u);
+  for (const auto& [file, fragment] : all.items()) {
+    SCOPED_TRACE(file);
+    try {
+      read_pth(fixture(file));
+      ADD_FAILURE() << "loaded";
+    } catch (const Error& e) {
+      std::string what = e.what();
+      if (std::getenv("DFSCAN_SHOW_ERRORS")) std::cout << what << "\n";
+      EXPECT_NE(what.find(fragment.get<std::string>()), std::string::npos) << what;
+      EXPECT_NE(what.find(file), std::string::npos) << "message names the file: " << what;
+      EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    }
+  }
+}
+
+TEST(ReadPth, ViewsShareOneStorage) {
+  StateDict s = read_pth(fixture("views.pth"));
+  const auto& base = s.at("base");
+  const auto& t = s.at("transposed");
+  EXPECT_EQ(t.stride(0), 1);
+  EXPECT_EQ(t.stride(1), 6);
+  EXPECT_TRUE(t.storage().is_alias_of(base.storage()));
+  EXPECT_TRUE(s.at("stepped").storage().is_alias_of(base.storage()));
+  EXPECT_EQ(s.at("slice").storage_offset(), 5);
+  EXPECT_EQ(s.at("scalar").dim(), 0);
+}
+
+TEST(ReadPth, StatusesForRefusals) {
+  expect_error([] { read_pth(fixture("os_system.pth")); }, "only state-dict classes are allowed",
+               Status::unsupported);
+  expect_error([] { read_pth(fixture("legacy.pth")); }, "_use_new_zipfile_serialization=True",
+               Status::unsupported);
+  expect_error([] { read_pth(fixture("does_not_exist.pth")); }, "no such file", Status::not_found);
+  expect_error([] { read_pth(fixture("empty.pth")); }, "empty file", Status::empty);
+  expect_error([] { read_pth(fixture("truncated.pth")); }, "truncated", Status::decode_error);
+}
+
+TEST(ReadPth, CheckpointLoadsStrictlyIntoTheMatchingModule) {
+  // ordered.pth holds Sequential(Conv2d(3,2,3), BatchNorm2d(2), Flatten(), Linear(2,2)).
+  torch::nn::Sequential net(torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 2, 3)), torch::nn::BatchNorm2d(2),
+                            torch::nn::Flatten(), torch::nn::Linear(2, 2));
+  StateDict s = read_pth(fixture("model_module_prefix.pth"));
+  load_into(*net, s, true);
+  for (const auto& p : net->named_parameters()) EXPECT_TRUE(p.value().equal(s.at(p.key()))) << p.key();
+  // 12 set by the generator, plus the one training forward pass before saving.
+  EXPECT_EQ(net->named_buffers()["1.num_batches_tracked"].item<int64_t>(), 13);
+}
 
 TEST(StateDict, KeepsOrderAndRefusesDuplicates) {
   StateDict s;
