@@ -73,6 +73,72 @@ def tensor_pickle(storage_type, key, numel, offset, sizes, strides):
     )
 
 
+# ---- safetensors, written by hand from the published format (Debian has no safetensors package) ----
+
+ST_TENSORS = [  # name, dtype, struct format, shape, values
+    ("weight", "F32", "f", [2, 3], [0.5, -1.25, 2.0, 3.5, -0.0, 1e-3]),
+    ("count", "I64", "q", [3], [-7, 0, 1 << 40]),
+    ("mask", "BOOL", "?", [4], [True, False, False, True]),
+    ("half", "F16", "e", [2], [1.5, -2.0]),
+    ("double", "F64", "d", [2], [3.141592653589793, -1e300]),
+    ("index", "I32", "i", [1, 2], [5, -6]),
+    ("bytes", "U8", "B", [3], [0, 128, 255]),
+    ("brain", "BF16", None, [2], [1.0, -3.0]),  # bf16 = upper half of the float32 bits
+    ("empty", "F32", "f", [0, 4], []),
+]
+
+
+def st_bytes(dtype, fmt, values):
+    if dtype == "BF16":
+        return b"".join(struct.pack("<I", struct.unpack("<I", struct.pack("<f", v))[0])[2:] for v in values)
+    return struct.pack("<" + fmt * len(values), *values)
+
+
+def content_hash(manifest, tensors):
+    """The canonical content hash of include/dfscan/model_file.hpp, computed independently."""
+    import hashlib
+
+    h = hashlib.sha256()
+    field = lambda b: h.update(struct.pack("<Q", len(b)) + b)
+    field(b"dfscan-model-hash/1")
+    m = {k: v for k, v in manifest.items() if k != "hash"}
+    field(json.dumps(m, sort_keys=True, separators=(",", ":")).encode())
+    h.update(struct.pack("<Q", len(tensors)))
+    for name, dtype, shape, data in sorted(tensors):
+        field(name.encode())
+        field(dtype.encode())
+        h.update(struct.pack("<Q", len(shape)) + b"".join(struct.pack("<Q", d) for d in shape))
+        field(data)
+    return "sha256:" + h.hexdigest()
+
+
+def write_safetensors(path, tensors, metadata):
+    header = {}
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    offset = 0
+    for name, dtype, shape, data in tensors:
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+    text = json.dumps(header).encode()  # unpadded: tensors may be unaligned in the file
+    path.write_bytes(struct.pack("<Q", len(text)) + text + b"".join(t[3] for t in tensors))
+
+
+def write_safetensors_fixtures(expected):
+    tensors = [(n, dt, shape, st_bytes(dt, fmt, vals)) for n, dt, fmt, shape, vals in ST_TENSORS]
+    manifest = {"arch": "test-arch", "config": {"depth": 2, "scale": 0.5}, "threshold": 0.5}
+    manifest["hash"] = content_hash(manifest, tensors)
+    write_safetensors(OUT / "handmade.safetensors", tensors, {"dfscan": json.dumps(manifest)})
+    write_safetensors(OUT / "plain.safetensors", tensors[:2], {"format": "pt"})
+    expected["safetensors"] = {
+        "manifest": manifest,
+        # Values as stored (1e-3 rounded to float32); bf16 values are exact.
+        "tensors": [{"key": n, "dtype": dt, "shape": shape,
+                     "values": [float(v) for v in (vals if fmt is None else struct.unpack("<" + fmt * len(vals), st_bytes(dt, fmt, vals)))]}
+                    for n, dt, fmt, shape, vals in ST_TENSORS],
+    }
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     expected = {"load": {}, "refuse": {}}
@@ -173,6 +239,8 @@ def main():
 
     (OUT / "empty.pth").write_bytes(b"")
     expected["refuse"]["empty.pth"] = "empty file"
+
+    write_safetensors_fixtures(expected)
 
     (OUT / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
     total = sum(p.stat().st_size for p in OUT.glob("*.pth"))
