@@ -1,0 +1,59 @@
+#pragma once
+// Writing per-file records as text, one JSON document, JSON Lines or CSV. Shared by subcommands:
+// they build nlohmann::json records and never format output themselves.
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace dfscan::cli {
+
+enum class OutputFormat { text, json, jsonl, csv };
+
+// The accepted --format names, for CLI11's IsMember check.
+const std::vector<std::string>& output_format_names();
+OutputFormat parse_output_format(const std::string& name);
+
+// Counts records per status for the summary record.
+class StatusCounts {
+ public:
+  void add(const std::string& status) { ++counts_[status]; }
+  std::int64_t total() const;
+  std::int64_t count(const std::string& status) const;
+  nlohmann::json to_json() const;  // {"ok": 3, "not_found": 1}
+
+ private:
+  std::map<std::string, std::int64_t> counts_;
+};
+
+class RecordWriter {
+ public:
+  struct Layout {
+    std::string schema;                                              // e.g. "dfscan.probe/1"
+    std::function<std::string(const nlohmann::json&)> text;          // one line per record (no newline)
+    std::vector<std::string> csv_columns;                            // keys of the record; nested with '.'
+    std::function<std::string(const nlohmann::json&)> text_summary;  // optional last text line
+  };
+
+  RecordWriter(std::ostream& out, OutputFormat format, Layout layout);
+
+  // JSONL, text and CSV rows are written and flushed at once, so a killed run keeps its lines.
+  // `record` gets "type":"file" and the schema when it lacks them.
+  void write(nlohmann::json record);
+  // JSONL: a last line marked "type":"summary"; json: the whole document; text: the summary line.
+  void finish(nlohmann::json summary);
+
+ private:
+  std::ostream& out_;
+  OutputFormat format_;
+  Layout layout_;
+  nlohmann::json buffered_ = nlohmann::json::array();
+  bool csv_header_written_ = false;
+};
+
+// "a,b" -> "\"a,b\"" as RFC 4180 wants; null -> empty; arrays joined with ';'.
+std::string csv_field(const nlohmann::json& value);
+
+}  // namespace dfscan::cli
