@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 
 #include "dfscan/nn/infer_config.hpp"
@@ -48,6 +49,15 @@ inline std::string describe_difference(const ShapeMap& expected, const ShapeMap&
     if (!expected.count(key)) note("unexpected: " + key);
   if (shown > 20) out += std::to_string(shown - 20) + " more\n";
   return out;
+}
+
+// Parameters counted once even when a module is registered under two names (the shared Swin).
+inline int64_t unique_parameter_count(const torch::nn::Module& module) {
+  std::set<const void*> seen;
+  int64_t total = 0;
+  for (const auto& p : module.parameters())
+    if (seen.insert(p.data_ptr()).second) total += p.numel();
+  return total;
 }
 
 inline double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {

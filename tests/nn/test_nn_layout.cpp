@@ -102,6 +102,7 @@ TEST(NnLayout, GenConViTEdOfficialSize) {
   const auto actual = shapes_of(*net);
   EXPECT_EQ(describe_difference(expected, actual), "");
   EXPECT_EQ(actual.size(), 588u);
+  EXPECT_EQ(test::unique_parameter_count(*net), 59214875);  // detectors.md §1.6: 59.2 M
   // The official config and the inferred one build the same layout.
   EXPECT_EQ(describe_difference(actual, shapes_of(*GenConViTED(GenConViTConfig::official()))), "");
 }

@@ -153,6 +153,29 @@ TEST(GenConViTUnit, EdShapesAndHead) {
   EXPECT_EQ(net->forward(x).sizes(), (std::vector<int64_t>{2, 2}));
 }
 
+// The documented head of each network, spelled out from its parts: concatenation order
+// (A: reconstruction first, B: original first), activations (A: GELU, B: ReLU), B's 112x112-style
+// reconstruction fed to the ConvNeXt unresized.
+TEST(GenConViTUnit, HeadsComposeAsTheReference) {
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({2, 3, 64, 64});
+  GenConViTED ed(small_genconvit());
+  ed->eval();
+  const auto decoded = ed->decoder(ed->encoder(x));
+  const auto ed_features = torch::cat({ed->backbone(decoded), ed->backbone(x)}, 1);
+  EXPECT_TRUE(
+      torch::allclose(ed->forward(x), ed->fc2(torch::gelu(ed->fc(torch::gelu(ed_features)))), 1e-6, 1e-6));
+
+  GenConViTVAE vae(small_genconvit());
+  vae->eval();
+  const auto reconstruction = vae->decoder(vae->encoder->mu(vae->encoder->features->forward(x).flatten(1)));
+  EXPECT_EQ(reconstruction.size(2), 32);
+  const auto vae_features =
+      torch::cat({vae->convnext_backbone(x), vae->convnext_backbone(reconstruction)}, 1);
+  EXPECT_TRUE(torch::allclose(vae->forward(x), vae->fc2(torch::relu(vae->fc(torch::relu(vae_features)))),
+                              1e-6, 1e-6));
+}
+
 // The Swin is shared by `embedder` and `backbone.patch_embed.backbone` and never runs.
 TEST(GenConViTUnit, EmbedderIsSharedAndUnused) {
   GenConViTED net(small_genconvit());
