@@ -1,0 +1,203 @@
+#include "dfscan/dataset.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <system_error>
+
+#include "dfscan/status.hpp"
+
+namespace dfscan::data {
+namespace fs = std::filesystem;
+
+const char* to_string(Split split) {
+  switch (split) {
+    case Split::train:
+      return "train";
+    case Split::valid:
+      return "valid";
+    case Split::test:
+      return "test";
+  }
+  return "unknown";
+}
+
+namespace {
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+std::string trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+}  // namespace
+
+std::optional<Split> split_from_string(std::string_view name) {
+  const auto n = lower(trim(name));
+  if (n == "train" || n == "training") return Split::train;
+  if (n == "valid" || n == "val" || n == "validation" || n == "dev") return Split::valid;
+  if (n == "test" || n == "testing") return Split::test;
+  return std::nullopt;
+}
+
+Dataset::Dataset(std::string source, std::vector<Sample> samples)
+    : source_(std::move(source)), samples_(std::move(samples)) {}
+
+std::vector<Sample> Dataset::split(Split which) const {
+  std::vector<Sample> out;
+  for (const auto& s : samples_)
+    if (s.split == which) out.push_back(s);
+  return out;
+}
+
+std::string Dataset::summary() const {
+  nlohmann::json j = nlohmann::json::object();
+  for (Split s : {Split::train, Split::valid, Split::test}) {
+    size_t fake = 0, real = 0;
+    for (const auto& x : samples_)
+      if (x.split == s) (x.label == 1 ? fake : real)++;
+    if (fake + real > 0) j[to_string(s)] = {{"n", fake + real}, {"fake", fake}, {"real", real}};
+  }
+  return j.dump();
+}
+
+Dataset read_folder_dataset(const fs::path& root) {
+  if (!fs::is_directory(root)) throw Error(Status::not_found, "dataset folder not found: " + root.string());
+  std::vector<Sample> samples;
+  bool any_split = false;
+  // Each split once, under the first spelling present.
+  const std::vector<std::pair<Split, std::vector<const char*>>> spellings = {
+      {Split::train, {"train"}}, {Split::valid, {"valid", "val", "validation"}}, {Split::test, {"test"}}};
+  for (const auto& [split, names] : spellings) {
+    for (const char* name : names) {
+      const auto dir = root / name;
+      if (!fs::is_directory(dir)) continue;
+      any_split = true;
+      std::vector<std::pair<std::string, int>> found;
+      for (const auto& [cls, label] : {std::pair{"real", 0}, std::pair{"fake", 1}}) {
+        const auto class_dir = dir / cls;
+        if (!fs::is_directory(class_dir)) continue;
+        for (const auto& entry : fs::recursive_directory_iterator(class_dir)) {
+          if (!entry.is_regular_file()) continue;
+          const auto name_str = entry.path().filename().string();
+          if (!name_str.empty() && name_str[0] == '.') continue;  // .DS_Store and friends
+          found.emplace_back(fs::relative(entry.path(), dir).generic_string(), label);
+        }
+      }
+      // Byte order of the path relative to the split folder: stable across file systems.
+      std::sort(found.begin(), found.end());
+      for (auto& [rel, label] : found) samples.push_back(Sample{(dir / rel).string(), label, split, {}});
+      break;
+    }
+  }
+  if (!any_split)
+    throw Error(Status::error, "dataset folder " + root.string() + " has no train/, valid/ or test/ folder");
+  return Dataset("folder:" + root.string(), std::move(samples));
+}
+
+namespace {
+// One CSV record (RFC 4180 quoting, no embedded newlines).
+std::vector<std::string> split_csv_line(const std::string& line, size_t line_no, const fs::path& csv) {
+  std::vector<std::string> fields;
+  std::string field;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.push_back(field);
+      field.clear();
+    } else if (c != '\r') {
+      field += c;
+    }
+  }
+  if (quoted)
+    throw Error(Status::error, csv.string() + ":" + std::to_string(line_no) + ": unterminated quote");
+  fields.push_back(field);
+  return fields;
+}
+
+int parse_label(const std::string& raw, size_t line_no, const fs::path& csv) {
+  const auto v = lower(trim(raw));
+  if (v == "1" || v == "fake") return 1;
+  if (v == "0" || v == "real") return 0;
+  throw Error(Status::error,
+              csv.string() + ":" + std::to_string(line_no) + ": label '" + raw + "' is not 1/0/fake/real");
+}
+}  // namespace
+
+Dataset read_csv_dataset(const fs::path& csv) {
+  std::ifstream in(csv);
+  if (!in) throw Error(Status::not_found, "cannot open dataset CSV " + csv.string());
+  std::string line;
+  size_t line_no = 0;
+  std::vector<std::string> header;
+  while (header.empty() && std::getline(in, line)) {
+    ++line_no;
+    if (!trim(line).empty()) header = split_csv_line(line, line_no, csv);
+  }
+  int path_col = -1, label_col = -1, split_col = -1;
+  for (size_t i = 0; i < header.size(); ++i) {
+    header[i] = trim(header[i]);
+    const auto h = lower(header[i]);
+    if (h == "path") path_col = static_cast<int>(i);
+    if (h == "label") label_col = static_cast<int>(i);
+    if (h == "split") split_col = static_cast<int>(i);
+  }
+  if (path_col < 0 || label_col < 0 || split_col < 0)
+    throw Error(Status::error, csv.string() + ": header must name path, label and split");
+  const auto base = csv.parent_path();
+  std::vector<Sample> samples;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (trim(line).empty()) continue;
+    auto fields = split_csv_line(line, line_no, csv);
+    if (fields.size() != header.size())
+      throw Error(Status::error, csv.string() + ":" + std::to_string(line_no) + ": expected " +
+                                     std::to_string(header.size()) + " fields, found " +
+                                     std::to_string(fields.size()));
+    Sample s;
+    fs::path p = trim(fields[path_col]);
+    if (p.empty()) throw Error(Status::error, csv.string() + ":" + std::to_string(line_no) + ": empty path");
+    s.path = (p.is_absolute() ? p : base / p).string();
+    s.label = parse_label(fields[label_col], line_no, csv);
+    auto split = split_from_string(fields[split_col]);
+    if (!split)
+      throw Error(Status::error, csv.string() + ":" + std::to_string(line_no) + ": split '" +
+                                     fields[split_col] + "' is not train/valid/test");
+    s.split = *split;
+    for (size_t i = 0; i < header.size(); ++i)
+      if (static_cast<int>(i) != path_col && static_cast<int>(i) != label_col &&
+          static_cast<int>(i) != split_col)
+        s.groups[header[i]] = trim(fields[i]);
+    samples.push_back(std::move(s));
+  }
+  return Dataset("csv:" + csv.string(), std::move(samples));
+}
+
+Dataset open_dataset(const std::string& spec) {
+  const fs::path p(spec);
+  std::error_code ec;
+  if (fs::is_directory(p, ec)) return read_folder_dataset(p);
+  if (lower(p.extension().string()) == ".csv") return read_csv_dataset(p);
+  if (!fs::exists(p, ec)) throw Error(Status::not_found, "dataset not found: " + spec);
+  throw Error(Status::unsupported, "dataset '" + spec + "' is neither a folder nor a .csv file");
+}
+
+}  // namespace dfscan::data
