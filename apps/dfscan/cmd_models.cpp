@@ -1,0 +1,139 @@
+// `dfscan models import|list|info`: convert official checkpoints and inspect model files.
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "command.hpp"
+#include "dfscan/detector.hpp"
+#include "dfscan/model_file.hpp"
+#include "dfscan/status.hpp"
+#include "exit_codes.hpp"
+
+namespace dfscan::cli {
+namespace {
+namespace fs = std::filesystem;
+
+// The manifest alone; the hash is checked so that `list` and `info` flag damaged files.
+nlohmann::json read_manifest(const fs::path& path) {
+  return io::read_model_file(path).manifest;
+}
+
+struct ModelsArgs {
+  ImportOptions import;
+  std::string src, out, model, format = "text";
+};
+
+int run_import(const ModelsArgs& a) {
+  auto result = import_checkpoint(a.src, a.out, a.import);
+  for (const auto& k : result.unexpected_keys)
+    spdlog::warn("ignored checkpoint key '{}' (use --strict to refuse)", k);
+  std::cerr << "dfscan: wrote " << a.out << " (" << result.hash << ")\n";
+  return kExitOk;
+}
+
+int run_list(const ModelsArgs& a) {
+  auto rows = nlohmann::json::array();
+  int failures = 0;
+  for (const auto& dir : model_search_dirs()) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) continue;
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+      if (e.path().extension() == ".safetensors") files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      try {
+        auto m = read_manifest(f);
+        rows.push_back({{"name", f.stem().string()},
+                        {"arch", m.value("arch", "")},
+                        {"modality", m.value("modality", "")},
+                        {"threshold", m.value("threshold", 0.5)},
+                        {"path", f.string()}});
+      } catch (const Error& e) {
+        ++failures;
+        rows.push_back({{"name", f.stem().string()}, {"path", f.string()}, {"error", e.what()}});
+      }
+    }
+  }
+  if (a.format == "json") {
+    std::cout << rows.dump(2) << "\n";
+  } else {
+    std::cout << std::left << std::setw(24) << "NAME" << std::setw(16) << "ARCH" << std::setw(8) << "MODAL"
+              << "PATH\n";
+    for (const auto& r : rows) {
+      if (r.contains("error")) {
+        std::cout << std::setw(24) << r["name"].get<std::string>()
+                  << "error: " << r["error"].get<std::string>() << "\n";
+        continue;
+      }
+      std::cout << std::setw(24) << r["name"].get<std::string>() << std::setw(16)
+                << r["arch"].get<std::string>() << std::setw(8) << r["modality"].get<std::string>()
+                << r["path"].get<std::string>() << "\n";
+    }
+  }
+  return failures ? kExitFailure : kExitOk;
+}
+
+int run_info(const ModelsArgs& a) {
+  const auto path = resolve_model(a.model);
+  auto m = read_manifest(path);
+  if (a.format == "json") {
+    std::cout << m.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::cout << "path:      " << path.string() << "\n";
+  for (const char* key :
+       {"name", "arch", "modality", "threshold", "threshold_source", "hash", "dfscan_version"})
+    if (m.contains(key))
+      std::cout << std::left << std::setw(11) << (std::string(key) + ":") << m[key] << "\n";
+  for (const char* key : {"config", "input", "faces", "score", "training", "provenance"})
+    if (m.contains(key))
+      std::cout << std::left << std::setw(11) << (std::string(key) + ":") << m[key].dump() << "\n";
+  return kExitOk;
+}
+
+std::function<int()> add_models(CLI::App& root) {
+  auto args = std::make_shared<ModelsArgs>();
+  auto* models = root.add_subcommand("models", "Import, list and inspect model files");
+  models->require_subcommand(1);
+
+  auto* imp =
+      models->add_subcommand("import", "Convert an official PyTorch checkpoint (.pth) into a dfscan model");
+  imp->add_option(
+         "--arch", args->import.arch,
+         "Architecture: " +
+             [] {
+               std::string s;
+               for (const auto& a : registered_architectures()) s += (s.empty() ? "" : ", ") + a;
+               return s;
+             }())
+      ->required();
+  imp->add_option("src", args->src, "Checkpoint (.pth, torch.save zip format)")->required();
+  imp->add_option("-o,--output", args->out, "Output .safetensors")->required();
+  imp->add_option("--name", args->import.name, "Model name (default: output file stem)");
+  imp->add_option("--threshold", args->import.threshold, "Decision threshold on P(fake)")
+      ->check(CLI::Range(0.0, 1.0));
+  imp->add_option("--notes", args->import.notes, "Free-text provenance notes");
+  imp->add_flag("--strict", args->import.strict, "Refuse checkpoints with unexpected keys");
+
+  auto* list = models->add_subcommand("list", "List the models found in the model folders");
+  list->add_option("-f,--format", args->format, "text or json")->check(CLI::IsMember({"text", "json"}));
+
+  auto* info = models->add_subcommand("info", "Show a model's manifest");
+  info->add_option("model", args->model, "Model name or path")->required();
+  info->add_option("-f,--format", args->format, "text or json")->check(CLI::IsMember({"text", "json"}));
+
+  return [args, imp, list, info]() {
+    if (imp->parsed()) return run_import(*args);
+    if (list->parsed()) return run_list(*args);
+    if (info->parsed()) return run_info(*args);
+    return static_cast<int>(kExitUsage);
+  };
+}
+
+}  // namespace
+DFSCAN_COMMAND("models", add_models);
+}  // namespace dfscan::cli

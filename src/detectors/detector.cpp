@@ -1,0 +1,176 @@
+#include "dfscan/detector.hpp"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+
+#include "detectors/architecture.hpp"
+#include "detectors/preprocess.hpp"
+#include "dfscan/config.hpp"
+#include "dfscan/model_file.hpp"
+#include "dfscan/status.hpp"
+
+namespace dfscan {
+namespace fs = std::filesystem;
+
+struct Detector::Impl {
+  nlohmann::json manifest;
+  const detectors::Architecture* arch = nullptr;
+  std::shared_ptr<torch::nn::Module> net;
+  c10::Device device{c10::kCPU};
+  std::string name, arch_name, modality, hash;
+  double threshold = 0.5;
+  std::string activation = "sigmoid";
+  int fake_index = 0;
+};
+
+Detector::Detector(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+namespace {
+
+// Checks the manifest fields every model needs, so that a bad file fails here, by name.
+void validate_manifest(const nlohmann::json& m, const std::string& where) {
+  for (const char* key : {"arch", "modality", "input", "score", "threshold"})
+    if (!m.contains(key)) throw Error(Status::error, where + ": model manifest has no '" + key + "'");
+  const auto& score = m["score"];
+  const std::string act = score.value("activation", "");
+  if (act != "sigmoid" && act != "softmax")
+    throw Error(Status::error, where + ": unknown score activation '" + act + "'");
+}
+
+}  // namespace
+
+Detector Detector::load(const std::string& name_or_path, c10::Device device) {
+  const auto path = resolve_model(name_or_path);
+  io::ReadOptions read;
+  read.to_float32 = true;  // shipped models may store float16
+  auto file = io::read_model_file(path, read);
+  auto impl = std::make_shared<Impl>();
+  impl->manifest = file.manifest;
+  validate_manifest(impl->manifest, path.string());
+  impl->arch_name = impl->manifest["arch"].get<std::string>();
+  impl->arch = &detectors::find_architecture(impl->arch_name);
+  impl->modality = impl->manifest["modality"].get<std::string>();
+  if (impl->modality != impl->arch->modality)
+    throw Error(Status::error, path.string() + ": manifest says modality '" + impl->modality + "' but " +
+                                   impl->arch_name + " is a '" + impl->arch->modality + "' architecture");
+  impl->name = impl->manifest.value("name", path.stem().string());
+  impl->hash = impl->manifest.value("hash", "");
+  impl->threshold = impl->manifest["threshold"].get<double>();
+  impl->activation = impl->manifest["score"].value("activation", "sigmoid");
+  impl->fake_index = impl->manifest["score"].value("fake_index", 0);
+  impl->net = impl->arch->build(impl->manifest.value("config", nlohmann::json::object()));
+  // Copies out of the mapping, which is released when `file` goes.
+  io::load_into(*impl->net, file.tensors, /*strict=*/true);
+  impl->net->eval();
+  impl->net->to(device);
+  impl->device = device;
+  return Detector(impl);
+}
+
+const nlohmann::json& Detector::manifest() const {
+  return impl_->manifest;
+}
+const std::string& Detector::name() const {
+  return impl_->name;
+}
+const std::string& Detector::arch() const {
+  return impl_->arch_name;
+}
+const std::string& Detector::modality() const {
+  return impl_->modality;
+}
+const std::string& Detector::hash() const {
+  return impl_->hash;
+}
+double Detector::threshold() const {
+  return impl_->threshold;
+}
+c10::Device Detector::device() const {
+  return impl_->device;
+}
+
+at::Tensor Detector::prepare(const at::Tensor& rgb_hwc) const {
+  return detectors::prepare_image(rgb_hwc, impl_->manifest["input"]);
+}
+
+at::Tensor Detector::logits(const at::Tensor& batch) const {
+  torch::NoGradGuard no_grad;
+  auto out = impl_->arch->forward(*impl_->net, batch.to(impl_->device), impl_->manifest);
+  return out.to(torch::kCPU).to(torch::kFloat);
+}
+
+at::Tensor Detector::scores(const at::Tensor& logits) const {
+  if (impl_->activation == "sigmoid") return torch::sigmoid(logits.select(1, 0));
+  return torch::softmax(logits, 1).select(1, impl_->fake_index);
+}
+
+void Detector::configure(const nlohmann::json& options) {
+  if (impl_->arch->configure) impl_->arch->configure(*impl_->net, options);
+}
+
+std::vector<fs::path> model_search_dirs() {
+  std::vector<fs::path> dirs;
+  if (const char* env = std::getenv("DFSCAN_MODELS_DIR"); env && *env) {
+    dirs.emplace_back(env);
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    dirs.push_back(fs::path(home) / ".local/share/dfscan/models");
+  }
+  // Installed next to the binary: <prefix>/bin/dfscan -> <prefix>/share/dfscan/models.
+  std::error_code ec;
+  auto exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) dirs.push_back(exe.parent_path().parent_path() / "share/dfscan/models");
+  dirs.emplace_back(DFSCAN_INSTALL_MODELS_DIR);
+  dirs.emplace_back(DFSCAN_SOURCE_MODELS_DIR);
+  return dirs;
+}
+
+fs::path resolve_model(const std::string& name_or_path) {
+  const fs::path given(name_or_path);
+  const bool looks_like_path =
+      name_or_path.find('/') != std::string::npos || given.extension() == ".safetensors";
+  if (looks_like_path) {
+    if (!fs::exists(given)) throw Error(Status::not_found, "model file not found: " + name_or_path);
+    return given;
+  }
+  std::string searched;
+  for (const auto& dir : model_search_dirs()) {
+    auto candidate = dir / (name_or_path + ".safetensors");
+    if (fs::is_regular_file(candidate)) return candidate;
+    searched += (searched.empty() ? "" : ", ") + dir.string();
+  }
+  throw Error(Status::not_found, "model '" + name_or_path + "' not found (searched " + searched + ")");
+}
+
+ImportResult import_checkpoint(const fs::path& src, const fs::path& out, const ImportOptions& options) {
+  const auto& arch = detectors::find_architecture(options.arch);
+  auto state = io::read_pth(src);
+  auto config = arch.infer_config(state);
+  auto net = arch.build(config);
+  auto report = io::load_into(*net, state, options.strict);
+
+  nlohmann::json manifest = arch.defaults();
+  manifest["format"] = "dfscan.model/1";
+  manifest["arch"] = arch.name;
+  manifest["config"] = config;
+  manifest["modality"] = arch.modality;
+  manifest["name"] = options.name.empty() ? out.stem().string() : options.name;
+  if (options.threshold >= 0) {
+    manifest["threshold"] = options.threshold;
+    manifest["threshold_source"] = "set by the user at import";
+  }
+  manifest["provenance"] = {{"imported_from", src.filename().string()}, {"notes", options.notes}};
+  manifest["dfscan_version"] = DFSCAN_VERSION;
+
+  // Store exactly what the module holds, in its own naming, so loading is strict.
+  io::StateDict weights;
+  for (const auto& item : net->named_parameters()) weights.insert(item.key(), item.value().detach());
+  for (const auto& item : net->named_buffers()) weights.insert(item.key(), item.value().detach());
+  ImportResult result;
+  result.unexpected_keys = report.unexpected;
+  result.hash = io::write_model_file(out, weights, manifest);
+  return result;
+}
+
+}  // namespace dfscan
