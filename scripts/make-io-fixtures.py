@@ -188,6 +188,13 @@ def main():
     finally:
         torch.serialization.location_tag = original
 
+    # nn.Parameter values go through torch._utils._rebuild_parameter.
+    params = collections.OrderedDict(w=torch.nn.Parameter(base.view(4, 6)[:2].clone()), b=torch.nn.Parameter(base[:3]))
+    save("parameters.pth", params, params)
+
+    # Protocol 4 adds FRAME, MEMOIZE, SHORT_BINUNICODE and STACK_GLOBAL.
+    save("protocol4.pth", sd, sd, pickle_protocol=4)
+
     torch.save(sd, OUT / "legacy.pth", _use_new_zipfile_serialization=False)
     expected["refuse"]["legacy.pth"] = "legacy (pre-1.6) torch.save format is not supported"
 

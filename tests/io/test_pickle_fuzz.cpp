@@ -48,7 +48,7 @@ void survive(const std::string& pickle, size_t& loaded, size_t& refused) {
 
 TEST(PickleFuzz, MutationsNeverCrash) {
   std::mt19937 rng(1234);
-  for (const char* fixture : {"wrapped_state_dict.pth", "views.pth", "dtypes.pth"}) {
+  for (const char* fixture : {"wrapped_state_dict.pth", "views.pth", "dtypes.pth", "protocol4.pth"}) {
     const std::string original = data_pkl(fixture);
     size_t loaded = 0, refused = 0;
     survive(original, loaded, refused);
