@@ -27,6 +27,18 @@ std::filesystem::path find_cascade(const std::string& relative) {
                                  "DFSCAN_OPENCV_DATA_DIR)");
 }
 
+// Cascades also fire on part of a face (mouth and chin) with a handful of neighbours, next to the
+// face itself with dozens. Such a box, mostly inside a far stronger one, is not a second face.
+bool overshadowed(const std::vector<cv::Rect>& rects, const std::vector<int>& neighbours, size_t i) {
+  if (neighbours.size() != rects.size()) return false;
+  const double area = rects[i].area();
+  for (size_t j = 0; j < rects.size(); ++j) {
+    if (j == i || neighbours[j] < 4 * neighbours[i]) continue;
+    if ((rects[i] & rects[j]).area() >= 0.4 * area) return true;
+  }
+  return false;
+}
+
 class CascadeDetector final : public FaceDetector {
  public:
   CascadeDetector(std::string name, const std::string& file, int min_neighbors, double scale_factor,
@@ -54,11 +66,12 @@ class CascadeDetector final : public FaceDetector {
     std::vector<int> neighbours;
     cascade_.detectMultiScale(grey, rects, neighbours, scale_factor_, min_neighbors_);
     std::vector<Face> faces;
-    faces.reserve(rects.size());
     for (size_t i = 0; i < rects.size(); ++i) {
+      const int mine = i < neighbours.size() ? neighbours[i] : 0;
+      if (overshadowed(rects, neighbours, i)) continue;
       Face f;
       f.box = cv::Rect2f(rects[i]);
-      f.score = i < neighbours.size() ? static_cast<float>(neighbours[i]) : 0.f;
+      f.score = static_cast<float>(mine);
       faces.push_back(std::move(f));
     }
     return faces;
