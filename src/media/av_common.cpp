@@ -144,6 +144,16 @@ std::int64_t Demuxer::seek_memory(void* opaque, std::int64_t offset, int whence)
 }
 
 Demuxer::Demuxer(const Input& input, const Limits& limits, bool find_stream_info) : deadline_(limits) {
+  // A throwing constructor runs no destructor: release what was opened so far (found by ASan).
+  try {
+    open(input, limits, find_stream_info);
+  } catch (...) {
+    close();
+    throw;
+  }
+}
+
+void Demuxer::open(const Input& input, const Limits& limits, bool find_stream_info) {
   install_av_log();
   take_last_av_log();
   if (input.in_memory()) {
@@ -214,6 +224,10 @@ Demuxer::Demuxer(const Input& input, const Limits& limits, bool find_stream_info
 }
 
 Demuxer::~Demuxer() {
+  close();
+}
+
+void Demuxer::close() {
   if (ctx_) avformat_close_input(&ctx_);
   if (pb_) {
     if (memory_io_) {

@@ -79,6 +79,8 @@ class Demuxer {
     std::size_t size;
     std::size_t pos;
   };
+  void open(const Input& input, const Limits& limits, bool find_stream_info);
+  void close();
   static int interrupt_cb(void* opaque);
   static int read_memory(void* opaque, std::uint8_t* buf, int size);
   static std::int64_t seek_memory(void* opaque, std::int64_t offset, int whence);
