@@ -24,7 +24,14 @@ struct SwrDeleter {
 // downmix for analysis (swresample's own matrix scales stereo by 1/sqrt(2) per channel instead).
 class Resampler {
  public:
+  // swresample's filter grows with the rate ratio: a header claiming 791 MHz kept swr_init busy
+  // past any deadline (fuzzer find). 768 kHz is the highest rate real audio uses.
+  static constexpr int kMaxRate = 768000;
+
   Resampler(const AVFrame* f, int out_rate) : channels_(f->ch_layout.nb_channels) {
+    if (f->sample_rate > kMaxRate || out_rate > kMaxRate)
+      throw Error(Status::decode_error,
+                  "audio sample rate out of range: " + std::to_string(f->sample_rate) + " Hz");
     AVChannelLayout layout{};
     if (f->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
       av_channel_layout_default(&layout, channels_);

@@ -108,8 +108,8 @@ std::vector<std::uint8_t> read_head(const Input& input, std::size_t max) {
 void check_image_header(const std::vector<std::uint8_t>& head, const Limits& limits) {
   auto header = read_image_header(head.data(), head.size());
   if (!header) return;
-  // Width and height are each below 2^32, so the product fits in 64 bits.
-  if (header->width * header->height > limits.max_pixels)
+  // Headers can claim 2^32-1 on each side: the product must not be formed unchecked (fuzzer find).
+  if (over_pixel_limit(header->width, header->height, limits.max_pixels))
     throw Error(Status::too_large, header->format + " header says " + std::to_string(header->width) + "x" +
                                        std::to_string(header->height) + ", over the limit of " +
                                        std::to_string(limits.max_pixels) + " pixels");

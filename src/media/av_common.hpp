@@ -54,6 +54,12 @@ std::int64_t check_path(const std::string& path);
 // Up to `max` leading bytes of the input (for signatures and image headers).
 std::vector<std::uint8_t> read_head(const Input& input, std::size_t max);
 
+// width * height > max_pixels, without overflowing for any header values.
+inline bool over_pixel_limit(std::int64_t width, std::int64_t height, std::int64_t max_pixels) {
+  if (width <= 0 || height <= 0) return false;
+  return width > max_pixels / height || width * height > max_pixels;
+}
+
 // Throws too_large when the bytes start with an image header over the pixel limit.
 void check_image_header(const std::vector<std::uint8_t>& head, const Limits& limits);
 

@@ -255,12 +255,19 @@ ImageResult read_image_bytes(const std::uint8_t* data, std::size_t size, const L
   return guarded<ImageResult>([&](ImageResult& result) {
     if (size == 0) throw Error(Status::empty, "0 bytes");
     auto header = read_image_header(data, size);
-    if (header && header->width * header->height > limits.max_pixels)
+    if (header && over_pixel_limit(header->width, header->height, limits.max_pixels))
       throw Error(Status::too_large, header->format + " header says " + std::to_string(header->width) + "x" +
                                          std::to_string(header->height) + ", over the limit of " +
                                          std::to_string(limits.max_pixels) + " pixels");
     if (size > static_cast<std::size_t>(std::numeric_limits<int>::max()))
       throw Error(Status::too_large, "image file over 2 GiB");
+    // Only formats we recognise go to OpenCV: anything else would reach its GDAL and JPEG 2000
+    // fallbacks, which write temporary files and widen what a hostile file can reach.
+    bool tiff = size >= 4 && (std::memcmp(data, "II*\0", 4) == 0 || std::memcmp(data, "MM\0*", 4) == 0);
+    if (!header && !tiff)
+      throw Error(Status::unsupported, "not an image format we read (PNG, JPEG, BMP, WebP, TIFF)");
+    if (header && header->format == "gif")
+      throw Error(Status::unsupported, "GIF images are read as video, not as images");
     cv::Mat bytes(1, static_cast<int>(size), CV_8U, const_cast<std::uint8_t*>(data));
     cv::Mat decoded;
     try {

@@ -131,7 +131,7 @@ ProbeInfo probe_input(const Input& input, const Limits& limits) {
     } else {
       info.modality = Modality::audio;
     }
-    if (static_cast<std::int64_t>(info.width) * info.height > limits.max_pixels)
+    if (over_pixel_limit(info.width, info.height, limits.max_pixels))
       throw Error(Status::too_large, std::to_string(info.width) + "x" + std::to_string(info.height) +
                                          " is over the limit of " + std::to_string(limits.max_pixels) +
                                          " pixels");

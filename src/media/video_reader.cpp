@@ -73,7 +73,7 @@ VideoResult read_video_input(const Input& input, const FrameSelection& selection
       if (static_cast<int>(i) != vs) ctx->streams[i]->discard = AVDISCARD_ALL;
 
     const std::int64_t max_pixels = options.limits.max_pixels;
-    if (static_cast<std::int64_t>(st->codecpar->width) * st->codecpar->height > max_pixels)
+    if (over_pixel_limit(st->codecpar->width, st->codecpar->height, max_pixels))
       throw Error(Status::too_large, std::to_string(st->codecpar->width) + "x" +
                                          std::to_string(st->codecpar->height) + " is over the pixel limit");
     out.rotation = stream_rotation(st);
@@ -152,7 +152,7 @@ VideoResult read_video_input(const Input& input, const FrameSelection& selection
 
     auto handle_frame = [&](AVFrame* f) {
       ++out.frames_decoded;
-      if (static_cast<std::int64_t>(f->width) * f->height > max_pixels)
+      if (over_pixel_limit(f->width, f->height, max_pixels))
         throw Error(Status::too_large, "a frame is over the pixel limit");
       std::int64_t ts = f->best_effort_timestamp != AV_NOPTS_VALUE ? f->best_effort_timestamp : f->pts;
       // Missing timestamps: one frame after the previous one.
