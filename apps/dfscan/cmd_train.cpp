@@ -1,0 +1,143 @@
+// `dfscan train --arch ARCH --data SPEC -o MODEL.safetensors`: train or fine-tune a detector.
+// Every option can also come from DFSCAN_<FLAG> or the [train] table of --config FILE.toml.
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "command.hpp"
+#include "config_file.hpp"
+#include "dfscan/runtime.hpp"
+#include "dfscan/status.hpp"
+#include "dfscan/train.hpp"
+#include "exit_codes.hpp"
+
+namespace dfscan::cli {
+namespace {
+
+struct TrainCliOptions {
+  train::TrainModelRequest request;
+  std::string arch_config;  // JSON text or a file holding it
+  std::string output;
+  std::string checkpoint_dir;
+  std::string log_path;
+  std::string augment = "none";  // none | default
+  int threads = 0;
+  bool no_progress = false;
+};
+
+nlohmann::json parse_arch_config(const std::string& text) {
+  if (text.empty()) return nullptr;
+  try {
+    if (!text.empty() && text.front() == '{') return nlohmann::json::parse(text);
+    std::ifstream in(text);
+    if (!in) throw Error(Status::not_found, "--arch-config: cannot open " + text);
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(Status::error, "--arch-config is not valid JSON: " + one_line(e.what()));
+  }
+}
+
+int run_train(TrainCliOptions& o) {
+  auto& r = o.request;
+  // Checked here, not by CLI11, because these may also come from the environment or --config.
+  if (r.arch.empty() && r.init_model.empty()) {
+    std::cerr << "dfscan train: --arch or --init is required\n";
+    return kExitUsage;
+  }
+  if (r.data_spec.empty() || o.output.empty()) {
+    std::cerr << "dfscan train: --data and -o/--output are required\n";
+    return kExitUsage;
+  }
+  r.arch_config = parse_arch_config(o.arch_config);
+  r.output = o.output;
+  auto& t = r.options;
+  t.checkpoint_dir = o.checkpoint_dir.empty() ? std::filesystem::path(o.output + ".ckpt")
+                                              : std::filesystem::path(o.checkpoint_dir);
+  if (!o.log_path.empty()) t.log_path = o.log_path;
+  t.progress = !o.no_progress;
+  t.augment.enabled = o.augment == "default";
+  configure_threads(o.threads);
+
+  const auto result = train::train_model(r);
+  const auto& tr = result.train;
+  nlohmann::json summary = {{"output", o.output},
+                            {"hash", result.hash},
+                            {"epochs_run", tr.epochs_run},
+                            {"steps", tr.steps},
+                            {"selected_epoch", tr.best_epoch + 1},
+                            {"threshold", tr.threshold},
+                            {"threshold_source", result.manifest.value("threshold_source", "")},
+                            {"validation", tr.validation},
+                            {"resumed", tr.resumed},
+                            {"stopped_early", tr.stopped_early}};
+  std::cout << summary.dump() << "\n";
+  return std::cout.good() ? kExitOk : kExitFailure;
+}
+
+std::function<int()> add_train(CLI::App& root) {
+  auto o = std::make_shared<TrainCliOptions>();
+  auto& r = o->request;
+  auto& t = r.options;
+  auto* sub = root.add_subcommand("train", "Train or fine-tune a detector; writes a .safetensors model file");
+  sub->add_option("--arch", r.arch, "Architecture to train (see `dfscan models`)");
+  sub->add_option("--arch-config", o->arch_config, "The architecture's config: JSON text or a JSON file");
+  sub->add_option("--init", r.init_model, "Fine-tune this model (name or .safetensors path)");
+  sub->add_option("--data", r.data_spec,
+                  "Dataset: a {train,valid,test}/{real,fake} folder or a CSV path,label,split");
+  sub->add_option("-o,--output", o->output, "Model file to write (required)");
+  sub->add_option("--name", r.name, "Model name in the manifest (default: the output's stem)");
+  sub->add_option("--epochs", t.epochs, "Epochs")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--max-steps", t.max_steps, "Stop after this many optimizer steps (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--batch", t.batch_size, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--lr", t.lr, "Learning rate")->capture_default_str();
+  sub->add_option("--optimizer", t.optimizer, "Optimizer")
+      ->check(CLI::IsMember({"adam", "adamw", "sgd"}))
+      ->capture_default_str();
+  sub->add_option("--momentum", t.momentum, "SGD momentum")->capture_default_str();
+  sub->add_option("--weight-decay", t.weight_decay, "Weight decay (decoupled for adamw)")
+      ->capture_default_str();
+  sub->add_option("--schedule", t.schedule, "Learning-rate schedule")
+      ->check(CLI::IsMember({"constant", "step", "cosine"}))
+      ->capture_default_str();
+  sub->add_option("--warmup-steps", t.warmup_steps, "Linear warm-up steps")->check(CLI::NonNegativeNumber);
+  sub->add_option("--step-epochs", t.step_epochs, "Step schedule: epochs between decays")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--gamma", t.gamma, "Step schedule: decay factor")->capture_default_str();
+  sub->add_option("--clip-grad-norm", t.clip_grad_norm, "Clip the gradients' global L2 norm (0: off)");
+  sub->add_option("--balance", t.balance, "Class balancing: weighted sampler or weighted loss")
+      ->check(CLI::IsMember({"none", "sampler", "loss"}))
+      ->capture_default_str();
+  sub->add_option("--seed", t.seed, "Seed of every random choice")->capture_default_str();
+  sub->add_option("--device", t.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  sub->add_option("--workers", t.workers, "Sample loading and augmentation threads")->capture_default_str();
+  sub->add_option("--threads", o->threads, "LibTorch intra-op threads (0: all cores)");
+  sub->add_option("--precision", t.precision, "fp32, or CUDA autocast bf16 / fp16 (with loss scaling)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
+      ->capture_default_str();
+  sub->add_option("--patience", t.patience, "Early stopping: epochs without validation improvement (0: off)");
+  sub->add_option("--select", t.select, "Validation metric for model selection")
+      ->check(CLI::IsMember({"auc", "loss"}))
+      ->capture_default_str();
+  sub->add_option("--threshold-rule", t.threshold, "How the stored threshold is chosen on validation data")
+      ->check(CLI::IsMember({"eer", "balanced-accuracy"}))
+      ->capture_default_str();
+  sub->add_option("--input-size", t.input_size,
+                  "Train and validate at this square input size (0: the model's)");
+  sub->add_option("--augment", o->augment, "Training augmentations: none, or the default set")
+      ->check(CLI::IsMember({"none", "default"}))
+      ->capture_default_str();
+  sub->add_option("--checkpoint-dir", o->checkpoint_dir, "Per-epoch checkpoints (default: OUTPUT.ckpt/)");
+  sub->add_flag("--resume", t.resume, "Continue from the newest checkpoint in the checkpoint folder");
+  sub->add_option("--log", o->log_path, "JSONL metrics log (one line per step and per epoch)");
+  sub->add_flag("--no-progress", o->no_progress, "No progress line on stderr");
+  attach_environment_and_config(*sub, "train");
+  return [o] { return run_train(*o); };
+}
+
+}  // namespace
+DFSCAN_COMMAND("train", add_train);
+}  // namespace dfscan::cli
