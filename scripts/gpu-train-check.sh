@@ -5,6 +5,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 LOGDIR=${OUT:-$PWD}
+# Reuse scripts/gpu-check.sh's build when a warm machine still has it.
+if [ -z "${BUILD_DIR:-}" ] && [ -f build-gpu/CMakeCache.txt ]; then BUILD_DIR=build-gpu; fi
 BUILD=${BUILD_DIR:-build-gpu-train}
 PY=${PYTHON:-python3}
 TP=$($PY -c 'import torch;print(torch.utils.cmake_prefix_path)')

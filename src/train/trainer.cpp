@@ -427,9 +427,10 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
     }
   }
   if (!result.resumed) torch::manual_seed(o.seed);
-  JsonlLog log(o.log_path, log_keep);
+  JsonlLog metrics_log(o.log_path, log_keep);
   if (!result.resumed)
-    log.write({{"type", "start"}, {"options", print}, {"data", dataset.source()}, {"device", device.str()}});
+    metrics_log.write(
+        {{"type", "start"}, {"options", print}, {"data", dataset.source()}, {"device", device.str()}});
 
   const bool tty = o.progress && ::isatty(STDERR_FILENO);
   auto finished = [&] { return result.stopped_early || (o.max_steps > 0 && step >= o.max_steps); };
@@ -477,7 +478,7 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
                     "training diverged: loss is " + std::to_string(l) + " at step " + std::to_string(step));
       loss_sum += l;
       ++loss_count;
-      log.write({{"type", "step"}, {"epoch", epoch + 1}, {"step", step}, {"loss", l}, {"lr", lr}});
+      metrics_log.write({{"type", "step"}, {"epoch", epoch + 1}, {"step", step}, {"loss", l}, {"lr", lr}});
       ++step;
       if (tty)
         std::fprintf(stderr, "\r\033[Kepoch %d/%d  batch %lld/%lld  loss %.4f  lr %.2e", epoch + 1, o.epochs,
@@ -515,7 +516,7 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
     }
     if (o.patience > 0 && stale_epochs >= o.patience) result.stopped_early = true;
     history.push_back(record);
-    log.write(record);
+    metrics_log.write(record);
     spdlog::info("epoch {}/{}: train loss {}, valid {}", epoch + 1, o.epochs, record["train_loss"].dump(),
                  v.scores.empty() ? "none" : v.metrics.dump());
 
@@ -535,7 +536,7 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
                          {"stopped_early", result.stopped_early},
                          {"loss_scale", {{"scale", scaler.scale}, {"clean_steps", scaler.clean_steps}}},
                          {"history", history},
-                         {"log_bytes", log.size()},
+                         {"log_bytes", metrics_log.size()},
                          {"fingerprint", print}};
       save_checkpoint(checkpoint_path(o.checkpoint_dir, epoch + 1), *model.net, *optimizer, meta);
       remove_other_best_weights(o.checkpoint_dir, best_file);
@@ -560,11 +561,11 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
   } else {
     result.threshold_source = "no validation split: the architecture's default (not calibrated)";
   }
-  log.write({{"type", "end"},
-             {"best_epoch", best_epoch + 1},
-             {"threshold", result.threshold},
-             {"threshold_source", result.threshold_source},
-             {"steps", step}});
+  metrics_log.write({{"type", "end"},
+                     {"best_epoch", best_epoch + 1},
+                     {"threshold", result.threshold},
+                     {"threshold_source", result.threshold_source},
+                     {"steps", step}});
   model.net->eval();
   return result;
 }
