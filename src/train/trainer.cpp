@@ -334,6 +334,14 @@ void remove_other_best_weights(const fs::path& dir, const std::string& keep) {
   }
 }
 
+void clear_checkpoints(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const auto name = entry.path().filename().string();
+    if (name.rfind("epoch-", 0) == 0 || name.rfind("best-epoch-", 0) == 0) fs::remove(entry.path(), ec);
+  }
+}
+
 std::vector<at::Tensor> snapshot(torch::nn::Module& net) {
   torch::NoGradGuard no_grad;
   std::vector<at::Tensor> state;
@@ -398,7 +406,11 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
   std::vector<at::Tensor> best_state;  // without: a copy in memory
   LossScaler scaler;
   std::optional<uintmax_t> log_keep;
-  if (!o.checkpoint_dir.empty()) fs::create_directories(o.checkpoint_dir);
+  if (!o.checkpoint_dir.empty()) {
+    fs::create_directories(o.checkpoint_dir);
+    // A fresh run must not leave an older run's later epochs for a future --resume to pick up.
+    if (!o.resume) clear_checkpoints(o.checkpoint_dir);
+  }
 
   if (o.resume) {
     if (auto latest = latest_checkpoint(o.checkpoint_dir)) {

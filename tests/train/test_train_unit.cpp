@@ -234,3 +234,17 @@ TEST(TrainLoop, BadOptionsAreRejected) {
   o.precision = "bf16";  // CUDA only
   EXPECT_THROW(train::train(m, ds, o), Error);
 }
+
+TEST(TrainLoop, FreshRunClearsAnOlderRunsCheckpoints) {
+  test::ScopedDir dir("fresh");
+  const auto ds = data::open_dataset(test::write_tiny_csv(dir.path).string());
+  auto o = tiny_options(dir.path);
+  o.epochs = 1;
+  o.augment.enabled = false;
+  fs::create_directories(o.checkpoint_dir);
+  std::ofstream(o.checkpoint_dir / "epoch-0009.ckpt") << "stale";
+  auto m = test::tiny_model(1);
+  train::train(m, ds, o);
+  EXPECT_FALSE(fs::exists(o.checkpoint_dir / "epoch-0009.ckpt"));
+  EXPECT_TRUE(fs::exists(o.checkpoint_dir / "epoch-0001.ckpt"));
+}
