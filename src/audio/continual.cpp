@@ -24,7 +24,7 @@ namespace {
 std::vector<torch::Tensor> trainable(SpoofModel& model) {
   std::vector<torch::Tensor> out;
   for (auto& p : model.parameters(true))
-    if (p.requires_grad()) out.push_back(p);
+    if (p.defined() && p.requires_grad()) out.push_back(p);
   return out;
 }
 
@@ -53,7 +53,7 @@ class Ewc : public ContinualStrategy {
     torch::Tensor total;
     for (auto& item : model.named_parameters(true)) {
       auto f = fisher_.find(item.key());
-      if (f == fisher_.end() || !item.value().requires_grad()) continue;
+      if (f == fisher_.end() || !item.value().defined() || !item.value().requires_grad()) continue;
       auto term = (f->second * (item.value() - anchor_.at(item.key())).pow(2)).sum();
       total = total.defined() ? total + term : term;
     }
@@ -68,7 +68,8 @@ class Ewc : public ContinualStrategy {
       model.zero_grad();
       torch::nn::functional::cross_entropy(model.forward(b.inputs), b.labels).backward();
       for (auto& item : model.named_parameters(true)) {
-        if (!item.value().requires_grad() || !item.value().grad().defined()) continue;
+        if (!item.value().defined() || !item.value().requires_grad() || !item.value().grad().defined())
+          continue;
         auto g2 = item.value().grad().detach().pow(2);
         auto it = fisher.find(item.key());
         if (it == fisher.end())
@@ -87,7 +88,8 @@ class Ewc : public ContinualStrategy {
       else
         it->second += f;
     }
-    for (auto& item : model.named_parameters(true)) anchor_[item.key()] = item.value().detach().clone();
+    for (auto& item : model.named_parameters(true))
+      if (item.value().defined()) anchor_[item.key()] = item.value().detach().clone();
     model.train(was_training);
   }
 
@@ -115,7 +117,8 @@ class Lwf : public ContinualStrategy {
   void end_task(SpoofModel& model, int, const LabeledSet&, const c10::Device&) override {
     teacher_ = clone_model(model);
     teacher_->eval();
-    for (auto& p : teacher_->parameters(true)) p.set_requires_grad(false);
+    for (auto& p : teacher_->parameters(true))
+      if (p.defined()) p.set_requires_grad(false);
   }
 
  private:
@@ -345,6 +348,7 @@ double train_task(SpoofModel& model, ContinualStrategy& strategy, int task, cons
       optimizer->zero_grad();
       loss.backward();
       strategy.before_update(model, task, batch, logits);
+      if (config.grad_clip > 0.0) torch::nn::utils::clip_grad_norm_(trainable(model), config.grad_clip);
       optimizer->step();
       total += loss.item<double>();
       ++steps;

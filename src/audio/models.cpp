@@ -42,7 +42,8 @@ void SpoofModel::install_head(int in_features, const ModelConfig& config) {
 void SpoofModel::set_backbone_trainable(bool trainable) {
   backbone_trainable_ = trainable;
   for (auto& item : named_parameters(true))
-    if (item.key().rfind("head.", 0) != 0) item.value().set_requires_grad(trainable);
+    if (item.value().defined() && item.key().rfind("head.", 0) != 0)
+      item.value().set_requires_grad(trainable);
   train(is_training());
 }
 
@@ -61,15 +62,21 @@ at::Tensor fake_probability(const at::Tensor& logits) {
 void copy_weights(SpoofModel& to, const SpoofModel& from) {
   torch::NoGradGuard no_grad;
   auto src_p = from.named_parameters(true);
-  for (auto& item : to.named_parameters(true)) item.value().copy_(*src_p.find(item.key()));
+  // Non-affine batch norms register undefined weight/bias tensors.
+  for (auto& item : to.named_parameters(true))
+    if (item.value().defined()) item.value().copy_(*src_p.find(item.key()));
   auto src_b = from.named_buffers(true);
-  for (auto& item : to.named_buffers(true)) item.value().copy_(*src_b.find(item.key()));
+  for (auto& item : to.named_buffers(true))
+    if (item.value().defined()) item.value().copy_(*src_b.find(item.key()));
 }
 
 std::shared_ptr<SpoofModel> clone_model(const SpoofModel& model) {
   auto copy = make_model(model.config());
-  auto params = model.parameters(true);
-  if (!params.empty()) copy->to(params.front().device());
+  for (const auto& p : model.parameters(true))
+    if (p.defined()) {
+      copy->to(p.device());
+      break;
+    }
   copy_weights(*copy, model);
   copy->set_backbone_trainable(model.backbone_trainable());
   copy->train(model.is_training());
@@ -204,20 +211,24 @@ class ResNetModel : public SpoofModel {
   int dim_ = 0;
 };
 
-// No trainable backbone: per-feature mean and standard deviation over time.
+// Per-feature mean and standard deviation over time, standardised by a non-affine batch norm (its
+// statistics are the only "backbone" state; they freeze with the backbone).
 class StatsMlpModel : public SpoofModel {
  public:
   explicit StatsMlpModel(const ModelConfig& c) : dim_(2 * c.feature_dim) {
     if (c.feature_dim < 1) throw Error(Status::error, "stats-mlp: feature_dim must be positive");
+    norm_ =
+        register_module("norm", torch::nn::BatchNorm1d(torch::nn::BatchNorm1dOptions(dim_).affine(false)));
     install_head(dim_, c);
   }
   at::Tensor embed(const at::Tensor& inputs) override {
-    return torch::cat({inputs.mean(2), (inputs.var(2, false) + 1e-5).sqrt()}, 1);
+    return norm_->forward(torch::cat({inputs.mean(2), (inputs.var(2, false) + 1e-5).sqrt()}, 1));
   }
   int embedding_dim() const override { return dim_; }
 
  private:
   int dim_;
+  torch::nn::BatchNorm1d norm_{nullptr};
 };
 
 // A frozen TorchScript encoder; only the head trains.

@@ -96,6 +96,7 @@ struct TrainConfig {
   // "sgd" (momentum 0.9) or "adam". Gradient projection (OWM/RAWM/RWM) protects old inputs only
   // under SGD: Adam's per-coordinate scaling moves the step out of the projected subspace.
   std::string optimizer = "sgd";
+  double grad_clip = 5.0;      // max global gradient norm after the strategy's hook; 0 disables
   bool class_balanced = true;  // weight the loss by inverse class frequency of the task
   bool freeze_backbone_after_first_task = false;
   int pretrained_tasks = 0;  // the first N tasks are already trained into the model (hooks still run)

@@ -1,0 +1,303 @@
+// `dfscan continual --tasks tasks.toml`: trains an audio spoofing detector on an ordered list of
+// attack types with each continual-learning strategy and seed, and reports the EER matrices,
+// average EER and forgetting (text tables on stdout, everything as JSON with --json).
+#include "dfscan/config.hpp"
+#if DFSCAN_WITH_MEDIA
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+
+#include "command.hpp"
+#include "dfscan/atomic_file.hpp"
+#include "dfscan/audio.hpp"
+#include "dfscan/audio/continual.hpp"
+#include "dfscan/media.hpp"
+#include "dfscan/runtime.hpp"
+#include "dfscan/status.hpp"
+#include "exit_codes.hpp"
+
+namespace dfscan::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ContinualArgs {
+  std::string tasks_file;
+  std::vector<std::string> strategies{"finetune", "ewc", "rawm", "rwm"};
+  std::vector<int> seeds{0, 1, 2};
+  std::string model = "lcnn";
+  std::string features = "lfcc";
+  int frames = 200;
+  int epochs = 10;
+  int batch_size = 32;
+  double lr = 0.01;
+  std::string optimizer = "sgd";
+  std::vector<int> head_hidden;
+  bool freeze_backbone = false;
+  audio::StrategyConfig strategy;
+  std::string device = "cpu";
+  std::string json_out;
+};
+
+// The subset of TOML the benchmark writes: `manifest = "..."` and `tasks = ["a", "b"]`.
+std::pair<std::string, std::vector<std::string>> read_tasks_file(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(Status::not_found, "cannot read tasks file " + path.string());
+  std::string manifest;
+  std::vector<std::string> tasks;
+  std::string line;
+  const std::regex quoted("\"([^\"]*)\"");
+  while (std::getline(in, line)) {
+    const auto hash = line.find('#');
+    if (hash != std::string::npos) line.resize(hash);
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    auto key = line.substr(0, eq);
+    key.erase(0, key.find_first_not_of(" \t"));
+    key.erase(key.find_last_not_of(" \t") + 1);
+    const auto value = line.substr(eq + 1);
+    std::vector<std::string> strings;
+    for (std::sregex_iterator it(value.begin(), value.end(), quoted), end; it != end; ++it)
+      strings.push_back((*it)[1]);
+    if (key == "manifest" && strings.size() == 1)
+      manifest = strings[0];
+    else if (key == "tasks")
+      tasks = strings;
+    else
+      throw Error(Status::error, "tasks file " + path.string() + ": unsupported line '" + line + "'");
+  }
+  if (manifest.empty() || tasks.empty())
+    throw Error(Status::error, "tasks file " + path.string() + " needs manifest = \"...\" and tasks = [...]");
+  if (fs::path(manifest).is_relative()) manifest = (path.parent_path() / manifest).string();
+  return {manifest, tasks};
+}
+
+struct Row {
+  std::string path, label, task, split;
+};
+
+std::vector<Row> read_manifest(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(Status::not_found, "cannot read manifest " + path.string());
+  std::vector<Row> rows;
+  std::string line;
+  std::getline(in, line);  // header: path,label,task,split,speaker,source
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    std::vector<std::string> cols;
+    std::stringstream ss(line);
+    for (std::string c; std::getline(ss, c, ',');) cols.push_back(c);
+    if (cols.size() < 4)
+      throw Error(Status::error, "manifest " + path.string() + ": short line '" + line + "'");
+    rows.push_back({(path.parent_path() / cols[0]).string(), cols[1], cols[2], cols[3]});
+  }
+  return rows;
+}
+
+// Center crop or repeat-pad [F, T] to `frames` columns.
+torch::Tensor fix_length(const torch::Tensor& f, int frames) {
+  const auto t = f.size(1);
+  if (t >= frames) return f.slice(1, (t - frames) / 2, (t - frames) / 2 + frames);
+  const auto reps = (frames + t - 1) / t;
+  return f.repeat({1, reps}).slice(1, 0, frames);
+}
+
+audio::FrontEndConfig front_end_for(const std::string& kind) {
+  audio::FrontEndConfig c;
+  c.kind = audio::parse_feature_kind(kind);
+  if (c.kind == audio::FeatureKind::lfcc) c.delta_order = 2;  // ASVspoof LFCC baseline: 20 + deltas
+  if (c.kind == audio::FeatureKind::log_mel || c.kind == audio::FeatureKind::mel) c.n_filters = 64;
+  if (c.kind == audio::FeatureKind::mfcc) {
+    c.n_filters = 40;
+    c.delta_order = 2;
+  }
+  return c;
+}
+
+int run_continual_command(const ContinualArgs& args) {
+  const auto device = parse_device(args.device);
+  const auto [manifest, task_names] = read_tasks_file(args.tasks_file);
+  const auto rows = read_manifest(manifest);
+  const auto fe = front_end_for(args.features);
+  std::cerr << "front end " << audio::feature_kind_name(fe.kind) << ": " << audio::feature_dim(fe)
+            << " features x " << args.frames << " frames\n";
+
+  // Features for every file once.
+  std::map<std::string, torch::Tensor> features;
+  for (const auto& row : rows) {
+    auto decoded = media::read_audio(row.path);
+    if (decoded.status != Status::ok || decoded.pcm.empty())
+      throw Error(decoded.status == Status::ok ? Status::empty : decoded.status,
+                  "cannot read " + row.path + ": " + decoded.message);
+    auto wave =
+        torch::from_blob(decoded.pcm.data(), {static_cast<int64_t>(decoded.pcm.size())}, torch::kFloat)
+            .clone();
+    features[row.path] = fix_length(audio::compute_features(wave, fe), args.frames);
+  }
+  auto collect = [&](const std::string& task, const std::string& split) {
+    std::vector<torch::Tensor> xs;
+    std::vector<int64_t> ys;
+    for (const auto& row : rows)
+      if (row.split == split && (row.task == task || row.label == "real")) {
+        xs.push_back(features.at(row.path));
+        ys.push_back(row.label == "fake" ? 1 : 0);
+      }
+    if (xs.empty()) throw Error(Status::error, "no " + split + " data for task " + task);
+    return audio::LabeledSet{torch::stack(xs), torch::tensor(ys, torch::kLong)};
+  };
+  std::vector<audio::ContinualTask> tasks;
+  for (const auto& name : task_names) {
+    tasks.push_back({name, collect(name, "train"), collect(name, "test")});
+    std::cerr << "task " << name << ": " << tasks.back().train.labels.sum().item<int64_t>() << " fake / "
+              << tasks.back().train.labels.numel() << " train, "
+              << tasks.back().test.labels.sum().item<int64_t>() << " fake / "
+              << tasks.back().test.labels.numel() << " test\n";
+  }
+
+  audio::ModelConfig mc;
+  mc.arch = args.model;
+  mc.feature_dim = audio::feature_dim(fe);
+  mc.head_hidden = args.head_hidden;
+  mc.dropout = args.model == "lcnn" ? 0.7 : 0.0;
+  audio::TrainConfig tc;
+  tc.epochs = args.epochs;
+  tc.batch_size = args.batch_size;
+  tc.lr = args.lr;
+  tc.optimizer = args.optimizer;
+  tc.freeze_backbone_after_first_task = args.freeze_backbone;
+  tc.device = device;
+
+  nlohmann::ordered_json out;
+  out["schema"] = "dfscan.continual/1";
+  out["tasks"] = task_names;
+  out["config"] = {{"model", args.model},
+                   {"features", audio::feature_kind_name(fe.kind)},
+                   {"feature_dim", mc.feature_dim},
+                   {"frames", args.frames},
+                   {"epochs", args.epochs},
+                   {"batch_size", args.batch_size},
+                   {"lr", args.lr},
+                   {"optimizer", args.optimizer},
+                   {"head_hidden", args.head_hidden},
+                   {"freeze_backbone_after_first_task", args.freeze_backbone},
+                   {"ewc_lambda", args.strategy.ewc_lambda},
+                   {"rls_alpha", args.strategy.rls_alpha},
+                   {"beta_min", args.strategy.beta_min},
+                   {"beta_max", args.strategy.beta_max},
+                   {"reference_compat", args.strategy.reference_compat},
+                   {"device", args.device}};
+  out["runs"] = nlohmann::json::array();
+  std::map<std::string, std::vector<std::pair<double, double>>> summary;
+  for (int seed : args.seeds) {
+    // The first task trains identically under every strategy (none acts before a task ends), so it
+    // is trained once per seed and shared.
+    torch::manual_seed(static_cast<uint64_t>(seed));
+    auto base = audio::make_model(mc);
+    tc.seed = static_cast<uint64_t>(seed);
+    auto plain = audio::make_strategy(audio::StrategyConfig{});
+    const auto t0 = std::chrono::steady_clock::now();
+    const double first_loss = audio::train_task(*base, *plain, 0, tasks[0].train, tc);
+    std::cerr << "seed " << seed << ": first task trained in "
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
+    for (const auto& name : args.strategies) {
+      auto sc = args.strategy;
+      sc.name = name;
+      sc.seed = static_cast<uint64_t>(seed);
+      sc.batch_size = args.batch_size;
+      auto strategy = audio::make_strategy(sc);
+      auto model = audio::clone_model(*base);
+      auto cfg = tc;
+      cfg.pretrained_tasks = 1;
+      const auto t1 = std::chrono::steady_clock::now();
+      auto result = audio::run_continual(*model, *strategy, tasks, cfg);
+      result.train_loss[0] = first_loss;
+      std::cout << audio::format_table(result) << "("
+                << std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count() << " s)\n\n"
+                << std::flush;
+      out["runs"].push_back(nlohmann::ordered_json::parse(audio::to_json(result)));
+      summary[name].push_back({result.average_eer, result.forgetting});
+    }
+  }
+  nlohmann::ordered_json sum;
+  std::cout << "strategy     avg EER % (mean ± sd)   forgetting points (mean ± sd)   over "
+            << args.seeds.size() << " seeds\n";
+  for (const auto& name : args.strategies) {
+    const auto& v = summary[name];
+    auto stats = [&](bool second) {
+      double m = 0, s = 0;
+      for (auto& p : v) m += second ? p.second : p.first;
+      m /= static_cast<double>(v.size());
+      for (auto& p : v) s += std::pow((second ? p.second : p.first) - m, 2);
+      s = v.size() > 1 ? std::sqrt(s / static_cast<double>(v.size() - 1)) : 0.0;
+      return std::make_pair(m, s);
+    };
+    const auto [am, as] = stats(false);
+    const auto [fm, fs] = stats(true);
+    sum[name] = {
+        {"average_eer_mean", am}, {"average_eer_sd", as}, {"forgetting_mean", fm}, {"forgetting_sd", fs}};
+    std::printf("%-12s %8.2f ± %-8.2f          %8.2f ± %-8.2f\n", name.c_str(), 100 * am, 100 * as, 100 * fm,
+                100 * fs);
+  }
+  out["summary"] = sum;
+  if (!args.json_out.empty()) write_file_atomic(args.json_out, out.dump(2) + "\n");
+  return kExitOk;
+}
+
+std::function<int()> make_continual(CLI::App& root) {
+  auto args = std::make_shared<ContinualArgs>();
+  auto* sub =
+      root.add_subcommand("continual", "Continual training of an audio spoofing detector over attack types");
+  sub->add_option("--tasks", args->tasks_file,
+                  "tasks.toml: manifest = \"...\", tasks = [...] (see scripts/build-audio-benchmark.sh)")
+      ->required();
+  sub->add_option("--strategies", args->strategies, "finetune, ewc, lwf, replay, owm, rawm, rwm")
+      ->delimiter(',');
+  sub->add_option("--seeds", args->seeds, "seeds")->delimiter(',');
+  sub->add_option("--model", args->model, "lcnn | resnet | stats-mlp");
+  sub->add_option("--features", args->features, "lfcc | mfcc | log-mel | log-spectrogram ...");
+  sub->add_option("--frames", args->frames, "frames per input (center crop / repeat pad)");
+  sub->add_option("--epochs", args->epochs, "epochs per task");
+  sub->add_option("--batch-size", args->batch_size, "minibatch size");
+  sub->add_option("--lr", args->lr, "learning rate");
+  sub->add_option("--optimizer", args->optimizer, "sgd (momentum 0.9) | adam");
+  sub->add_option("--head-hidden", args->head_hidden, "hidden widths of the classifier head")->delimiter(',');
+  sub->add_flag("--freeze-backbone", args->freeze_backbone, "train only the head after the first task");
+  sub->add_option("--ewc-lambda", args->strategy.ewc_lambda, "EWC penalty weight");
+  sub->add_option("--lwf-lambda", args->strategy.lwf_lambda, "LwF distillation weight");
+  sub->add_option("--replay-capacity", args->strategy.replay_capacity, "replay buffer size");
+  sub->add_option("--rls-alpha", args->strategy.rls_alpha, "OWM/RAWM/RWM RLS regulariser");
+  sub->add_option("--beta-min", args->strategy.beta_min, "RAWM/RWM beta clamp, low");
+  sub->add_option("--beta-max", args->strategy.beta_max, "RAWM/RWM beta clamp, high");
+  sub->add_flag("--reference-compat", args->strategy.reference_compat,
+                "RAWM/RWM/OWM: the published code's update");
+  sub->add_option("--device", args->device, "cpu | cuda | cuda:N");
+  sub->add_option("--json", args->json_out, "write every run and the summary as JSON");
+  return [args]() {
+    try {
+      return run_continual_command(*args);
+    } catch (const Error& e) {
+      std::cerr << "dfscan continual: " << e.what() << "\n";
+      return static_cast<int>(kExitFailure);
+    } catch (const c10::Error& e) {
+      std::cerr << "dfscan continual: " << one_line(e.what()) << "\n";
+      return static_cast<int>(kExitFailure);
+    }
+  };
+}
+
+}  // namespace
+
+DFSCAN_COMMAND("continual", make_continual);
+
+}  // namespace dfscan::cli
+
+#endif  // DFSCAN_WITH_MEDIA
