@@ -20,7 +20,8 @@ namespace dfscan::cli {
 namespace {
 
 std::atomic<bool> g_interrupted{false};
-extern "C" void on_sigint(int) {
+// Not extern "C": a C-linkage name would clash with other subcommands' handlers at link time.
+void probe_on_sigint(int) {
   g_interrupted.store(true);
 }
 
@@ -113,7 +114,7 @@ int run_probe(const ProbeArgs& args) {
   limits.max_pixels = args.max_pixels;
   limits.deadline_seconds = args.deadline;
   limits.cancel = &g_interrupted;
-  auto previous = std::signal(SIGINT, on_sigint);
+  auto previous = std::signal(SIGINT, probe_on_sigint);
 
   RecordWriter::Layout layout;
   layout.schema = "dfscan.probe/1";
