@@ -1,5 +1,4 @@
 // `dfscan models import|list|info`: convert official checkpoints and inspect model files.
-#include <spdlog/spdlog.h>
 
 #include <filesystem>
 #include <iomanip>
@@ -8,6 +7,7 @@
 
 #include "command.hpp"
 #include "dfscan/detector.hpp"
+#include "dfscan/log.hpp"
 #include "dfscan/model_file.hpp"
 #include "dfscan/status.hpp"
 #include "exit_codes.hpp"
@@ -29,7 +29,7 @@ struct ModelsArgs {
 int run_import(const ModelsArgs& a) {
   auto result = import_checkpoint(a.src, a.out, a.import);
   for (const auto& k : result.unexpected_keys)
-    spdlog::warn("ignored checkpoint key '{}' (use --strict to refuse)", k);
+    log::warn("ignored checkpoint key '" + k + "' (use --strict to refuse)");
   std::cerr << "dfscan: wrote " << a.out << " (" << result.hash << ")\n";
   return kExitOk;
 }

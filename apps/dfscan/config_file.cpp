@@ -27,6 +27,8 @@ void attach_environment_and_config(CLI::App& sub, const std::string& section) {
       std::ifstream in(path);
       if (!in) throw CLI::FileError::Missing(path);
       for (auto& item : CLI::ConfigTOML().from_config(in)) {
+        // CLI11 marks the start and end of a table with "++" and "--" items.
+        if (item.name == "++" || item.name == "--" || item.name.empty()) continue;
         if (item.parents.size() == 1 && item.parents[0] == section) from_file[item.name] = item.inputs;
       }
     }

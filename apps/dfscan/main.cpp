@@ -1,6 +1,5 @@
 // dfscan: tells authentic media from deepfakes. This file only parses, dispatches and maps
 // outcomes to exit codes; the work lives in libdfscan.
-#include <spdlog/spdlog.h>
 
 #include <csignal>
 #include <cstring>
@@ -90,10 +89,10 @@ int main(int argc, char** argv) {
     std::cout << app.help();
     return kExitUsage;
   } catch (const dfscan::Error& e) {
-    spdlog::error("{}", e.what());
+    dfscan::log::error(e.what());
     return kExitFailure;
   } catch (const std::exception& e) {
-    spdlog::error("{}", dfscan::one_line(e.what()));
+    dfscan::log::error(dfscan::one_line(e.what()));
     return kExitFailure;
   }
 }

@@ -1,6 +1,5 @@
 #include "dfscan/detector.hpp"
 
-#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <cstdlib>

@@ -32,11 +32,14 @@ class RgbConverter {
       throw Error(Status::decode_error,
                   std::string("cannot convert pixel format ") + (name ? name : "?") + " to RGB");
     }
-    cv::Mat rgb(f->height, f->width, CV_8UC3);
-    std::uint8_t* dst[4] = {rgb.data, nullptr, nullptr, nullptr};
-    int dst_stride[4] = {static_cast<int>(rgb.step), 0, 0, 0};
+    // swscale's SIMD paths write past the end of each destination row (and so past the last
+    // row), so convert into a buffer with spare columns and a spare row, then take the image out.
+    cv::Mat padded(f->height + 1, f->width + 32, CV_8UC3);
+    std::uint8_t* dst[4] = {padded.data, nullptr, nullptr, nullptr};
+    int dst_stride[4] = {static_cast<int>(padded.step), 0, 0, 0};
     sws_scale(sws_, f->data, f->linesize, 0, f->height, dst, dst_stride);
-    if (rotation == 0) return rgb;
+    cv::Mat rgb = padded(cv::Rect(0, 0, f->width, f->height));
+    if (rotation == 0) return rgb.clone();
     cv::Mat turned;
     cv::rotate(rgb, turned,
                rotation == 90    ? cv::ROTATE_90_CLOCKWISE

@@ -1,5 +1,4 @@
 // `dfscan train` end to end: architecture registry -> trainer -> model file with manifest.
-#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include "detectors/architecture.hpp"

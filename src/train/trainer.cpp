@@ -1,7 +1,6 @@
 // The training loop: deterministic sampling and augmentation, per-epoch checkpoints, validation-only
 // model selection and threshold choice.
 #include <ATen/CPUGeneratorImpl.h>
-#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 #include <future>
 #include <thread>
 
+#include "dfscan/log.hpp"
 #include "dfscan/metrics.hpp"
 #include "dfscan/runtime.hpp"
 #include "dfscan/status.hpp"
@@ -433,9 +433,10 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
       log_keep = meta["log_bytes"].get<uintmax_t>();
       result.resumed = true;
       result.stopped_early = meta.value("stopped_early", false);
-      spdlog::info("resuming from {} (epoch {}, step {})", latest->string(), start_epoch, step);
+      log::info("resuming from " + latest->string() + " (epoch " + std::to_string(start_epoch) + ", step " +
+                std::to_string(step) + ")");
     } else {
-      spdlog::info("no checkpoint in {}; starting fresh", o.checkpoint_dir.string());
+      log::info("no checkpoint in " + o.checkpoint_dir.string() + "; starting fresh");
     }
   }
   if (!result.resumed) torch::manual_seed(o.seed);
@@ -529,8 +530,9 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
     if (o.patience > 0 && stale_epochs >= o.patience) result.stopped_early = true;
     history.push_back(record);
     metrics_log.write(record);
-    spdlog::info("epoch {}/{}: train loss {}, valid {}", epoch + 1, o.epochs, record["train_loss"].dump(),
-                 v.scores.empty() ? "none" : v.metrics.dump());
+    log::info("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs) + ": train loss " +
+              record["train_loss"].dump() + ", valid " +
+              (v.scores.empty() ? std::string("none") : v.metrics.dump()));
 
     if (!o.checkpoint_dir.empty()) {
       const json meta = {{"format", "dfscan.train-checkpoint/1"},

@@ -25,7 +25,13 @@ struct TempDir {
       fs::temp_directory_path() / ("dfscan_det_" + std::to_string(::getpid()) + "_" +
                                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
   TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
+  // One level of files, removed one by one: std::filesystem::remove_all resolves to a broken copy
+  // exported by PyTorch 2.x wheels' libtorch.so and crashes there.
+  ~TempDir() {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(path, ec)) fs::remove(e.path(), ec);
+    fs::remove(path, ec);
+  }
 };
 
 std::string slurp(const fs::path& p) {
