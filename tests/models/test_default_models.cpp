@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -137,6 +138,23 @@ TEST(DefaultModels, ImageModelTakesNativeSizeInputsAndRuns) {
   ASSERT_EQ(scores.numel(), 1);
   EXPECT_GE(scores.item<double>(), 0.0);
   EXPECT_LE(scores.item<double>(), 1.0);
+}
+
+}  // namespace
+
+namespace {
+
+// The scan pipeline asks for the defaults by bare name; from a build tree they resolve to models/.
+TEST(DefaultModels, BareNamesResolveForTheScanPipeline) {
+  const auto empty = std::filesystem::temp_directory_path() / "dfscan-test-no-user-models";
+  std::filesystem::create_directories(empty);
+  ::setenv("DFSCAN_MODELS_DIR", empty.c_str(), 1);  // keep a user's own models out of the way
+  for (const char* name : {"genconvit-ed-atto", "npr-proxy"}) {
+    const auto resolved = dfscan::resolve_model(name);
+    EXPECT_EQ(resolved.filename(), std::string(name) + ".safetensors");
+    EXPECT_EQ(dfscan::Detector::load(name, c10::Device(c10::kCPU)).name(), name);
+  }
+  ::unsetenv("DFSCAN_MODELS_DIR");
 }
 
 }  // namespace
