@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "dfscan/media.hpp"
+#include "dfscan/status.hpp"
+
 namespace dfscan::faces {
 
 struct Face {
@@ -148,5 +151,26 @@ cv::Rect crop_rect(const cv::Rect2f& box, const cv::Size& frame, const FaceSetup
 // Crops and resizes to input_size x input_size (INTER_AREA when shrinking, INTER_LINEAR when
 // enlarging). Returns an empty Mat when the rectangle is empty.
 cv::Mat crop_face(const cv::Mat& frame, const cv::Rect2f& box, const FaceSetup& setup);
+
+// ---------------------------------------------------------------------------------------------
+// A whole file: decode, detect, track (what `dfscan faces` prints)
+
+struct FileFaces {
+  Status status = Status::ok;  // ok, no_face, not_scored (audio only), or the media status
+  std::string message;         // one line; empty when ok
+  std::vector<std::string> warnings;
+  std::string modality;  // "video", "video+audio", "image", "audio"; empty when unknown
+  int frames_sampled = 0;
+  std::vector<Track> tracks;
+  double decode_ms = 0.0, faces_ms = 0.0;
+};
+
+// Samples setup.frames uniform frames of a video (an image is one frame at t = 0), detects faces
+// with the pool and links them into tracks. When crops_dir is not empty, writes every tracked
+// face cropped as `setup` says to crops_dir/<file stem>_t<track>_f<sampled frame>.png.
+// Per-file problems come back as a status; it throws only for pool or crop-writing errors.
+FileFaces find_faces_in_file(const std::string& path, FaceDetectorPool& pool, const FaceSetup& setup,
+                             const media::Limits& limits = {}, const std::string& crops_dir = "",
+                             const TrackerOptions& tracker = {});
 
 }  // namespace dfscan::faces

@@ -36,12 +36,12 @@ int main(int argc, char** argv) {
   if (names.empty()) names = {"haar", "haar-alt", "haar-alt2", "lbp", "lbp-improved", "dlib-hog"};
   try {
     const auto images = testing::list_images(dir);
-    std::printf("%-14s %9s %8s %10s\n", "detector", "found", "recall", "ms/image");
+    std::printf("%-14s %9s %8s %10s %13s\n", "detector", "found", "recall", "ms/image", "cpu ms/image");
     for (const auto& name : names) {
       auto detector = make_face_detector(name, options);
       const auto r = testing::measure_recall(*detector, images);
-      std::printf("%-14s %4d/%-4d %7.1f%% %10.1f\n", name.c_str(), r.found, r.images,
-                  r.images ? 100.0 * r.found / r.images : 0.0, r.ms_per_image);
+      std::printf("%-14s %4d/%-4d %7.1f%% %10.1f %13.1f\n", name.c_str(), r.found, r.images,
+                  r.images ? 100.0 * r.found / r.images : 0.0, r.ms_per_image, r.cpu_ms_per_image);
       std::fflush(stdout);
     }
   } catch (const std::exception& e) {
