@@ -88,6 +88,10 @@ int main(int argc, char** argv) {
       if (sub->parsed()) return run();
     std::cout << app.help();
     return kExitUsage;
+  } catch (const CLI::ParseError& e) {
+    // Option combinations that can only be checked once the command runs are usage errors too.
+    std::cerr << "dfscan: " << e.get_name() << ": " << e.what() << "\n";
+    return kExitUsage;
   } catch (const dfscan::Error& e) {
     dfscan::log::error(e.what());
     return kExitFailure;

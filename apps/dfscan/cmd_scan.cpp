@@ -1,0 +1,285 @@
+// `dfscan [scan] PATH...`: the main job. Results on stdout (or -o FILE), logs on stderr.
+#include "dfscan/config.hpp"
+#if DFSCAN_WITH_MEDIA
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "command.hpp"
+#include "config_file.hpp"
+#include "dfscan/log.hpp"
+#include "dfscan/runtime.hpp"
+#include "dfscan/scan.hpp"
+#include "dfscan/status.hpp"
+#include "exit_codes.hpp"
+#include "scan_inputs.hpp"
+
+namespace dfscan::cli {
+namespace {
+namespace fs = std::filesystem;
+
+std::atomic<bool> g_interrupted{false};
+void on_scan_interrupt(int) {
+  g_interrupted = true;
+}
+
+struct ScanArgs {
+  std::vector<std::string> paths;
+  std::string files_from;
+  InputOptions inputs;
+  ScanOptions scan;
+  double threshold = -1.0;
+  int threads = 0;
+  std::string format;  // empty: text on a TTY, jsonl otherwise
+  std::string output;
+  std::string shard;
+  bool resume = false;
+  std::vector<std::string> fail_on;
+  bool progress = false, no_progress = false;
+};
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string text_line(const nlohmann::json& r) {
+  std::ostringstream os;
+  const std::string status = r["status"];
+  os << r["path"].get<std::string>() << "\t";
+  if (status == "ok") {
+    os << (r["label"] == "fake" ? "FAKE" : "real") << "\t" << std::fixed << std::setprecision(3)
+       << r["score"].get<double>() << " (threshold " << std::setprecision(2) << r["threshold"].get<double>()
+       << ", " << r["tracks"].size() << " face track" << (r["tracks"].size() == 1 ? "" : "s") << ")";
+  } else {
+    os << status;
+    if (!r["error"].is_null()) os << "\t" << r["error"].get<std::string>();
+  }
+  for (const auto& w : r["warnings"]) os << " [" << w.get<std::string>() << "]";
+  return os.str();
+}
+
+std::string csv_line(const nlohmann::json& r) {
+  auto num = [](const nlohmann::json& v) {
+    if (v.is_null()) return std::string();
+    std::ostringstream os;
+    os << std::setprecision(6) << v.get<double>();
+    return os.str();
+  };
+  return csv_field(r["path"]) + "," + r["status"].get<std::string>() + "," +
+         (r["label"].is_null() ? "" : r["label"].get<std::string>()) + "," + num(r["score"]) + "," +
+         num(r["threshold"]) + "," + (r["modality"].is_null() ? "" : r["modality"].get<std::string>()) + "," +
+         csv_field(r["error"].is_null() ? "" : r["error"].get<std::string>());
+}
+
+// Records already written by an interrupted run: the paths, and the records for the summary.
+std::vector<nlohmann::json> read_finished(const fs::path& file) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    try {
+      auto j = nlohmann::json::parse(line);
+      if (j.value("type", "") == "file") out.push_back(std::move(j));
+    } catch (const nlohmann::json::exception&) {
+      // A torn last line from a kill mid-write: that file is scanned again.
+    }
+  }
+  return out;
+}
+
+// Rewrites `file` keeping only complete lines, so appends start on a clean line.
+void drop_torn_tail(const fs::path& file, const std::vector<nlohmann::json>& records) {
+  std::ofstream out(file, std::ios::trunc);
+  for (const auto& r : records) out << r.dump() << "\n";
+}
+
+int run_scan(ScanArgs& a) {
+  configure_threads(a.threads);
+  if (a.threshold >= 0) a.scan.threshold = a.threshold;
+  const bool tty_out = ::isatty(STDOUT_FILENO);
+  std::string format = a.format.empty() ? (tty_out || !a.output.empty() ? "text" : "jsonl") : a.format;
+  if (!a.output.empty() && a.format.empty()) format = "jsonl";
+  if (a.resume && a.output.empty()) throw CLI::ValidationError("--resume", "needs -o FILE");
+  if (a.resume && format == "json")
+    throw CLI::ValidationError("--resume", "--format json is one document and cannot be resumed; use jsonl");
+
+  std::set<std::string> fail_statuses;
+  for (const auto& s : a.fail_on) {
+    if (!status_from_string(s)) throw CLI::ValidationError("--fail-on", "unknown status '" + s + "'");
+    fail_statuses.insert(s);
+  }
+
+  auto args = a.paths;
+  if (!a.files_from.empty())
+    for (auto& p : read_file_list(a.files_from)) args.push_back(std::move(p));
+  if (args.empty())
+    throw CLI::ValidationError("PATH", "nothing to scan: give files, folders or --files-from");
+  auto inputs = expand_inputs(args, a.inputs);
+  if (!a.shard.empty()) {
+    std::pair<std::uint64_t, std::uint64_t> shard;
+    try {
+      shard = parse_shard(a.shard);
+    } catch (const std::exception&) {
+      throw CLI::ValidationError("--shard", "expected I/N with 0 <= I < N");
+    }
+    std::vector<InputFile> mine;
+    for (auto& f : inputs)
+      if (fnv1a64(f.shard_key) % shard.second == shard.first) mine.push_back(std::move(f));
+    inputs = std::move(mine);
+  }
+
+  // -o FILE: append to FILE.partial as records finish, rename on success.
+  fs::path partial;
+  std::ofstream file_out;
+  std::vector<nlohmann::json> finished;
+  if (!a.output.empty()) {
+    partial = a.output + ".partial";
+    if (a.resume) {
+      if (!fs::exists(partial) && fs::exists(a.output)) fs::rename(a.output, partial);
+      finished = read_finished(partial);
+      drop_torn_tail(partial, finished);
+    }
+    file_out.open(partial, a.resume ? std::ios::app : std::ios::trunc);
+    if (!file_out) throw Error(Status::error, "cannot write " + partial.string());
+  }
+  std::set<std::string> done_paths;
+  for (const auto& r : finished) done_paths.insert(r["path"].get<std::string>());
+  std::vector<std::string> todo;
+  for (const auto& f : inputs)
+    if (!done_paths.count(f.path)) todo.push_back(f.path);
+  if (!finished.empty())
+    log::info("resuming: " + std::to_string(finished.size()) + " file(s) already scanned, " +
+              std::to_string(todo.size()) + " to go");
+
+  Scanner scanner(a.scan);
+  std::signal(SIGINT, on_scan_interrupt);
+  std::signal(SIGTERM, on_scan_interrupt);
+
+  std::ostream& out = a.output.empty() ? std::cout : static_cast<std::ostream&>(file_out);
+  const bool progress = !a.no_progress && (a.progress || ::isatty(STDERR_FILENO));
+  if (format == "csv") out << "path,status,label,score,threshold,modality,error\n";
+  std::vector<nlohmann::json> all = finished;
+  auto start = std::chrono::steady_clock::now();
+  scanner.scan(
+      todo,
+      [&](std::size_t i, const nlohmann::json& r) {
+        if (format == "jsonl") out << r.dump() << "\n" << std::flush;
+        if (format == "text") out << text_line(r) << "\n" << std::flush;
+        if (format == "csv") out << csv_line(r) << "\n" << std::flush;
+        all.push_back(r);
+        if (progress)
+          std::cerr << "\r\033[K[" << (i + 1) << "/" << todo.size() << "] " << r["path"].get<std::string>()
+                    << std::flush;
+      },
+      &g_interrupted);
+  if (progress) std::cerr << "\r\033[K" << std::flush;
+
+  int exit_code = kExitOk;
+  std::map<std::string, int> statuses;
+  int fake = 0, real = 0;
+  for (const auto& r : all) {
+    const std::string s = r["status"];
+    ++statuses[s];
+    if (r["label"] == "fake") ++fake;
+    if (r["label"] == "real") ++real;
+    const auto st = status_from_string(s).value_or(Status::error);
+    if (is_failure(st) || fail_statuses.count(s)) exit_code = worst_exit(exit_code, kExitFailure);
+    if (r["label"] == "fake") exit_code = worst_exit(exit_code, kExitFake);
+  }
+  if (g_interrupted) exit_code = kExitInterrupted;
+  nlohmann::json summary = {
+      {"type", "summary"},
+      {"schema", "dfscan.result/1"},
+      {"files", all.size()},
+      {"statuses", statuses},
+      {"fake", fake},
+      {"real", real},
+      {"exit_code", exit_code},
+      {"elapsed_ms",
+       std::round(
+           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count())}};
+  if (format == "jsonl") out << summary.dump() << "\n";
+  if (format == "json")
+    out << nlohmann::json{{"schema", "dfscan.result/1"}, {"results", all}, {"summary", summary}}.dump(2)
+        << "\n";
+  if (format == "text") {
+    std::cerr << "dfscan: " << all.size() << " file(s): " << fake << " fake, " << real << " real";
+    for (const auto& [s, n] : statuses)
+      if (s != "ok") std::cerr << ", " << n << " " << s;
+    std::cerr << "\n";
+  }
+  out.flush();
+  if (!a.output.empty()) {
+    file_out.close();
+    if (g_interrupted) {
+      log::warn("interrupted: partial results kept in " + partial.string() + "; rerun with --resume");
+    } else {
+      fs::rename(partial, a.output);
+    }
+  }
+  return exit_code;
+}
+
+std::function<int()> add_scan(CLI::App& root) {
+  auto a = std::make_shared<ScanArgs>();
+  auto* s = root.add_subcommand("scan", "Score videos, images and audio files (the default command)");
+  s->add_option("paths", a->paths, "Files or folders to scan");
+  s->add_flag("-r,--recursive", a->inputs.recursive, "Descend into sub-folders");
+  s->add_option("--files-from", a->files_from, "Read paths from FILE (- = stdin), newline- or NUL-separated");
+  s->add_option("--include", a->inputs.include, "Only files matching this glob (repeatable)")
+      ->allow_extra_args(false);
+  s->add_option("--exclude", a->inputs.exclude, "Skip files matching this glob (repeatable)")
+      ->allow_extra_args(false);
+  s->add_option("-m,--model", a->scan.models,
+                "Model name or .safetensors path (repeatable; default: shipped models)")
+      ->allow_extra_args(false);
+  s->add_option("--frames", a->scan.frames, "Frames sampled per video (default: the model's)");
+  s->add_option("--face-margin", a->scan.face_margin, "Margin around a face box, as a fraction of its side");
+  s->add_option("--faces", a->scan.faces,
+                "auto: face models see face crops; none: every model sees the whole image")
+      ->check(CLI::IsMember({"auto", "none"}));
+  s->add_option("--face-detector", a->scan.face_detector, "Face detector backend (default: the model's)");
+  s->add_option("-t,--threshold", a->threshold, "Decision threshold on P(fake) (default: each model's)")
+      ->check(CLI::Range(0.0, 1.0));
+  s->add_option("--aggregate", a->scan.aggregate, "Per-file rule over face tracks: mean, max, genconvit-ref")
+      ->check(CLI::IsMember({"mean", "max", "genconvit-ref"}));
+  s->add_option("--vae-sampling", a->scan.vae_sampling, "GenConViT VAE: mean (deterministic) or reference")
+      ->check(CLI::IsMember({"mean", "reference"}));
+  s->add_option("--device", a->scan.device, "auto, cpu, cuda or cuda:N");
+  s->add_option("--batch", a->scan.batch, "Crops per forward pass")->check(CLI::PositiveNumber);
+  s->add_option("--threads", a->threads, "Intra-op threads (default: every core)");
+  s->add_option("--workers", a->scan.workers, "Files decoded ahead of inference in parallel")
+      ->check(CLI::PositiveNumber);
+  s->add_option("--segment", a->scan.segment_seconds, "Timeline segment length in seconds")
+      ->check(CLI::PositiveNumber);
+  s->add_option("--timeout", a->scan.deadline_seconds, "Per-file decoding time limit in seconds");
+  s->add_option("-f,--format", a->format,
+                "text, json, jsonl or csv (default: text on a terminal, else jsonl)")
+      ->check(CLI::IsMember({"text", "json", "jsonl", "csv"}));
+  s->add_option("-o,--output", a->output, "Write results to FILE (atomically; FILE.partial while running)");
+  s->add_option("--shard", a->shard, "Scan only shard I of N (I/N), by a stable hash of each path");
+  s->add_flag("--resume", a->resume, "Skip files already in -o FILE (or FILE.partial)");
+  s->add_option("--fail-on", a->fail_on, "Statuses that also count as failures, e.g. no_face,not_scored")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  s->add_flag("--progress", a->progress, "Show progress on stderr even when it is not a terminal");
+  s->add_flag("--no-progress", a->no_progress, "Never show progress");
+  attach_environment_and_config(*s, "scan");
+  return [a]() { return run_scan(*a); };
+}
+
+}  // namespace
+DFSCAN_COMMAND("scan", add_scan);
+}  // namespace dfscan::cli
+#endif

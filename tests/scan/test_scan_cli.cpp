@@ -1,0 +1,323 @@
+// `dfscan scan` end to end, through the real binary: records, statuses, exit codes, order,
+// sharding, resume after SIGKILL, and the schema. Models are imported from the parity fixtures
+// (random weights: these tests pin behaviour, not accuracy).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "clips.hpp"
+#include "dfscan/detector.hpp"
+
+namespace fs = std::filesystem;
+using dfscan::test::capture;
+using dfscan::test::ClipDir;
+using dfscan::test::shell_quote;
+using nlohmann::json;
+
+namespace {
+const std::string kBin = DFSCAN_BINARY_DIR "/apps/dfscan/dfscan";
+const fs::path kShared = DFSCAN_SHARED_DIR;
+
+// Models imported once per test process.
+struct Models {
+  fs::path dir, npr, ed;
+  bool ok = false;
+  Models() {
+    dir = fs::temp_directory_path() / ("dfscan_scan_models_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    if (!fs::exists(kShared / "parity")) return;
+    dfscan::ImportOptions o;
+    o.arch = "npr";
+    npr = dir / "npr.safetensors";
+    dfscan::import_checkpoint(kShared / "parity/npr_resnet50/weights.pth", npr, o);
+    o.arch = "genconvit-ed";
+    ed = dir / "ed.safetensors";
+    dfscan::import_checkpoint(kShared / "parity/genconvit_ed_atto/weights.pth", ed, o);
+    ok = true;
+  }
+  ~Models() { fs::remove_all(dir); }
+  static Models& get() {
+    static Models m;
+    return m;
+  }
+};
+
+#define NEED_MODELS() \
+  if (!Models::get().ok) GTEST_SKIP() << "parity fixtures absent"
+
+std::vector<json> jsonl(const std::string& text) {
+  std::vector<json> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(json::parse(line));
+  return out;
+}
+
+std::vector<fs::path> shared_videos() {
+  std::vector<fs::path> out;
+  if (fs::exists(kShared / "data/videos"))
+    for (const auto& e : fs::directory_iterator(kShared / "data/videos"))
+      if (e.path().extension() == ".mp4") out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string run(const std::string& args, int* rc) {
+  return capture(shell_quote(kBin) + " " + args + " 2>/dev/null", rc);
+}
+
+// A folder of videos, face crops, a wav and the broken-input corpus.
+fs::path mixed_folder() {
+  auto& clips = ClipDir::get();
+  auto dir = clips.path() / "mixed";
+  if (fs::exists(dir)) return dir;
+  fs::create_directories(dir);
+  for (const auto& v : shared_videos()) fs::copy_file(v, dir / v.filename());
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(kShared / "data/dfdc-faces-sample/test/real")) {
+    fs::copy_file(e.path(), dir / ("crop_" + e.path().filename().string()));
+    if (++n == 2) break;
+  }
+  fs::copy_file(clips.clip("tone.wav"), dir / "tone.wav");
+  std::ofstream(dir / "empty.mp4");
+  std::ofstream(dir / "text.mp4") << "this is not a video\n";
+  std::string random(4096, '\0');
+  for (size_t i = 0; i < random.size(); ++i) random[i] = static_cast<char>((i * 2654435761u) >> 13);
+  std::ofstream(dir / "random.bin", std::ios::binary) << random;
+  fs::copy_file(clips.truncated("h264_faststart.mp4", "half_faststart.mp4", 0.5), dir / "truncated.mp4");
+  std::ofstream(dir / "huge.png", std::ios::binary) << dfscan::test::png_header_only(100000, 100000);
+  std::ofstream(dir / "silence.wav", std::ios::binary) << dfscan::test::empty_wav();
+  return dir;
+}
+}  // namespace
+
+TEST(ScanCli, SharedVideosGetOneTrackAndAScore) {
+  NEED_MODELS();
+  DFSCAN_REQUIRE_FFMPEG();
+  auto videos = shared_videos();
+  if (videos.empty()) GTEST_SKIP() << "shared videos absent";
+  std::string args = "scan -f jsonl -m " + shell_quote(Models::get().ed.string());
+  for (const auto& v : videos) args += " " + shell_quote(v.string());
+  int rc = -1;
+  auto records = jsonl(run(args, &rc));
+  ASSERT_EQ(records.size(), videos.size() + 1);
+  for (size_t i = 0; i < videos.size(); ++i) {
+    const auto& r = records[i];
+    EXPECT_EQ(r["path"], videos[i].string());
+    EXPECT_EQ(r["status"], "ok") << r.dump();
+    EXPECT_EQ(r["tracks"].size(), 1u) << r["path"];
+    ASSERT_TRUE(r["score"].is_number());
+    EXPECT_GE(r["score"].get<double>(), 0.0);
+    EXPECT_LE(r["score"].get<double>(), 1.0);
+    EXPECT_FALSE(r["timeline"].empty());
+    EXPECT_EQ(r["detectors"][0]["arch"], "genconvit-ed");
+  }
+  EXPECT_EQ(records.back()["type"], "summary");
+  EXPECT_TRUE(rc == 0 || rc == 1) << rc;
+}
+
+TEST(ScanCli, RecordsValidateAgainstSchemaV1) {
+  NEED_MODELS();
+  if (dfscan::test::run_shell("/usr/bin/python3 -c 'import jsonschema' 2>/dev/null") != 0)
+    GTEST_SKIP() << "python3-jsonschema not installed";
+  auto dir = mixed_folder();
+  const auto out = ClipDir::get().path() / "schema.jsonl";
+  int rc = -1;
+  run("scan -f jsonl -m " + shell_quote(Models::get().ed.string()) + " -m " +
+          shell_quote(Models::get().npr.string()) + " " + shell_quote(dir.string()) + " > " +
+          shell_quote(out.string()),
+      &rc);
+  const std::string schema = DFSCAN_SOURCE_DIR "/apps/dfscan/schema/result-v1.schema.json";
+  const std::string check =
+      "/usr/bin/python3 -c \"import json,sys,jsonschema; s=json.load(open(sys.argv[1])); "
+      "[jsonschema.validate(json.loads(l), s) for l in open(sys.argv[2]) if l.strip()]\" " +
+      shell_quote(schema) + " " + shell_quote(out.string());
+  EXPECT_EQ(dfscan::test::run_shell(check), 0);
+  // The one-document form validates too.
+  const auto doc = ClipDir::get().path() / "schema.json";
+  run("scan -f json -m " + shell_quote(Models::get().npr.string()) + " " + shell_quote(dir.string()) + " > " +
+          shell_quote(doc.string()),
+      &rc);
+  const std::string check_doc =
+      "/usr/bin/python3 -c \"import json,sys,jsonschema; "
+      "jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))\" " +
+      shell_quote(schema) + " " + shell_quote(doc.string());
+  EXPECT_EQ(dfscan::test::run_shell(check_doc), 0);
+}
+
+TEST(ScanCli, MixedFolderOneRecordPerFileInOrderExitTwo) {
+  NEED_MODELS();
+  DFSCAN_REQUIRE_FFMPEG();
+  auto dir = mixed_folder();
+  int rc = -1;
+  auto records = jsonl(run("scan -f jsonl -m " + shell_quote(Models::get().ed.string()) + " -m " +
+                               shell_quote(Models::get().npr.string()) + " " + shell_quote(dir.string()),
+                           &rc));
+  EXPECT_EQ(rc, 2);
+  std::vector<std::string> expected;
+  for (const auto& e : fs::directory_iterator(dir)) expected.push_back(e.path().filename().string());
+  std::sort(expected.begin(), expected.end());
+  ASSERT_EQ(records.size(), expected.size() + 1);
+  std::map<std::string, std::string> status;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(fs::path(records[i]["path"].get<std::string>()).filename(), expected[i]);
+    status[expected[i]] = records[i]["status"];
+    if (records[i]["status"] == "ok") EXPECT_TRUE(records[i]["score"].is_number());
+    if (records[i]["status"] != "ok") EXPECT_TRUE(records[i]["score"].is_null());
+  }
+  EXPECT_EQ(status["empty.mp4"], "empty");
+  EXPECT_EQ(status["text.mp4"], "unsupported");
+  EXPECT_EQ(status["random.bin"], "unsupported");
+  EXPECT_EQ(status["truncated.mp4"], "truncated");
+  EXPECT_EQ(status["huge.png"], "too_large");
+  EXPECT_EQ(status["silence.wav"], "empty");
+  EXPECT_EQ(status["tone.wav"], "not_scored");
+  for (const auto& v : shared_videos()) EXPECT_EQ(status[v.filename().string()], "ok");
+  // Face crops are images: the whole-image model scores them even where no face is found.
+  for (const auto& [name, s] : status)
+    if (name.rfind("crop_", 0) == 0) EXPECT_EQ(s, "ok") << name;
+  EXPECT_EQ(records.back()["exit_code"], 2);
+}
+
+TEST(ScanCli, ShardsTogetherEqualOneRun) {
+  NEED_MODELS();
+  DFSCAN_REQUIRE_FFMPEG();
+  auto dir = mixed_folder();
+  const std::string base =
+      "scan -f jsonl -m " + shell_quote(Models::get().npr.string()) + " " + shell_quote(dir.string());
+  int rc = -1;
+  auto all = jsonl(run(base, &rc));
+  all.pop_back();
+  std::map<std::string, json> by_path;
+  for (auto& r : all) {
+    r.erase("timings_ms");
+    by_path[r["path"]] = r;
+  }
+  std::map<std::string, json> sharded;
+  for (int i = 0; i < 2; ++i) {
+    auto part = jsonl(run(base + " --shard " + std::to_string(i) + "/2", &rc));
+    part.pop_back();
+    for (auto& r : part) {
+      r.erase("timings_ms");
+      EXPECT_EQ(sharded.count(r["path"]), 0u) << "in both shards: " << r["path"];
+      sharded[r["path"]] = r;
+    }
+  }
+  EXPECT_EQ(sharded, by_path);
+}
+
+TEST(ScanCli, ResumeAfterSigkillFinishesWithoutRescanning) {
+  NEED_MODELS();
+  DFSCAN_REQUIRE_FFMPEG();
+  auto dir = mixed_folder();
+  const auto out = ClipDir::get().path() / "resume.jsonl";
+  fs::remove(out);
+  fs::remove(out.string() + ".partial");
+  const std::string cmd = shell_quote(kBin) + " scan -m " + shell_quote(Models::get().ed.string()) + " -o " +
+                          shell_quote(out.string()) + " " + shell_quote(dir.string());
+  const std::string base = cmd + " 2>/dev/null";
+  // Start, wait until a few records are on disk, then SIGKILL.
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + base).c_str(), nullptr);
+    _exit(127);
+  }
+  const auto partial = fs::path(out.string() + ".partial");
+  for (int i = 0; i < 600; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ifstream in(partial);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    if (std::count(text.begin(), text.end(), '\n') >= 3) break;
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  ASSERT_TRUE(fs::exists(partial));
+  ASSERT_FALSE(fs::exists(out));
+  // Tear the last line, as a kill mid-write would.
+  {
+    std::ofstream app(partial, std::ios::app);
+    app << "{\"type\":\"file\",\"path\":\"torn";
+  }
+  std::ifstream before_in(partial);
+  std::set<std::string> finished;
+  for (std::string line; std::getline(before_in, line);) {
+    try {
+      finished.insert(json::parse(line)["path"].get<std::string>());
+    } catch (...) {
+    }
+  }
+  int rc = -1;
+  capture(cmd + " --resume 2>/dev/null", &rc);
+  EXPECT_EQ(rc, 2);
+  ASSERT_TRUE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(partial));
+  std::ifstream in(out);
+  std::vector<json> records;
+  for (std::string line; std::getline(in, line);) records.push_back(json::parse(line));  // no torn line
+  size_t files = 0;
+  std::set<std::string> seen;
+  for (const auto& r : records) {
+    if (r["type"] != "file") continue;
+    ++files;
+    EXPECT_TRUE(seen.insert(r["path"]).second) << "scanned twice: " << r["path"];
+  }
+  size_t expected = std::distance(fs::directory_iterator(dir), fs::directory_iterator{});
+  EXPECT_EQ(files, expected);
+  EXPECT_EQ(records.back()["type"], "summary");
+  EXPECT_GE(finished.size(), 3u);
+}
+
+TEST(ScanCli, UsageErrorsExit64AndMissingModelExits2) {
+  int rc = -1;
+  run("scan --frames notanumber x.mp4", &rc);
+  EXPECT_EQ(rc, 64);
+  run("scan --shard 3/2 x.mp4 -m nothing", &rc);
+  EXPECT_EQ(rc, 64);
+  run("scan -m /no/such/model.safetensors x.mp4", &rc);
+  EXPECT_EQ(rc, 2);
+  run("scan --resume -f json -o out.json x.mp4", &rc);
+  EXPECT_EQ(rc, 64);
+}
+
+TEST(ScanCli, WholeImageLogitsMatchTheNetworkOnTheNormalisedImage) {
+  NEED_MODELS();
+  // The record's logits equal the network applied to the ImageNet-normalised, even-cropped image.
+  const auto img = ClipDir::get().path() / "odd.png";
+  std::string args =
+      "-y -loglevel error -f lavfi -i testsrc2=size=66x44 -frames:v 1 -vf scale=67:45 -pix_fmt rgb24 " +
+      shell_quote(img.string());
+  ASSERT_EQ(dfscan::test::run_shell("ffmpeg " + args), 0);
+  int rc = -1;
+  auto records = jsonl(run("scan -f jsonl --faces none -m " + shell_quote(Models::get().npr.string()) + " " +
+                               shell_quote(img.string()),
+                           &rc));
+  ASSERT_EQ(records.size(), 2u);
+  ASSERT_EQ(records[0]["status"], "ok");
+  const double logit = records[0]["detectors"][0]["logits"][0].get<double>();
+  const double score = records[0]["score"].get<double>();
+  EXPECT_NEAR(score, 1.0 / (1.0 + std::exp(-logit)), 1e-6);
+  auto det = dfscan::Detector::load(Models::get().npr.string(), c10::Device(c10::kCPU));
+  // Decode independently with ffmpeg to raw RGB.
+  const auto raw = ClipDir::get().path() / "odd.rgb";
+  ASSERT_EQ(dfscan::test::run_shell("ffmpeg -y -loglevel error -i " + shell_quote(img.string()) +
+                                    " -f rawvideo -pix_fmt rgb24 " + shell_quote(raw.string())),
+            0);
+  std::ifstream in(raw, std::ios::binary);
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_EQ(bytes.size(), 67u * 45u * 3u);
+  auto rgb = torch::from_blob(bytes.data(), {45, 67, 3}, torch::kByte).clone();
+  auto x = rgb.permute({2, 0, 1}).to(torch::kFloat).div(255.0).narrow(1, 0, 44).narrow(2, 0, 66);
+  auto mean = torch::tensor({0.485f, 0.456f, 0.406f}).view({3, 1, 1});
+  auto std = torch::tensor({0.229f, 0.224f, 0.225f}).view({3, 1, 1});
+  auto expected = det.logits(((x - mean) / std).unsqueeze(0))[0][0].item<double>();
+  EXPECT_NEAR(logit, expected, 1e-4);
+}
