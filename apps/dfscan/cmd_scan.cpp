@@ -174,6 +174,7 @@ int run_scan(ScanArgs& a) {
   scanner.scan(
       todo,
       [&](std::size_t i, const nlohmann::json& r) {
+        if (progress) std::cerr << "\r\033[K" << std::flush;  // clear the progress line first
         if (format == "jsonl") out << r.dump() << "\n" << std::flush;
         if (format == "text") out << text_line(r) << "\n" << std::flush;
         if (format == "csv") out << csv_line(r) << "\n" << std::flush;
