@@ -6,7 +6,7 @@
 #
 #   scripts/make-default-models.sh [BUILD_DIR] [SHARED_DIR]
 #
-# BUILD_DIR (default build-models) must be configured with the media layers (the default); the
+# BUILD_DIR (default build-models) must be configured with the media layers and tests (the defaults); the
 # generated training data, checkpoints, logs and reports go to BUILD_DIR/default-models/, never into
 # git. Every random choice is seeded (the recipes in scripts/default-models/*.json), and training runs
 # on the CPU, so a rerun on the same software gives the same files. An interrupted run resumes from its
