@@ -22,8 +22,16 @@ void init_logging(int verbosity) {
 }  // namespace dfscan
 
 namespace dfscan::log {
-void debug(const std::string& message) { spdlog::debug("{}", message); }
-void info(const std::string& message) { spdlog::info("{}", message); }
-void warn(const std::string& message) { spdlog::warn("{}", message); }
-void error(const std::string& message) { spdlog::error("{}", message); }
+void debug(const std::string& message) {
+  spdlog::debug("{}", message);
+}
+void info(const std::string& message) {
+  spdlog::info("{}", message);
+}
+void warn(const std::string& message) {
+  spdlog::warn("{}", message);
+}
+void error(const std::string& message) {
+  spdlog::error("{}", message);
+}
 }  // namespace dfscan::log
