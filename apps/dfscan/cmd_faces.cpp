@@ -134,11 +134,7 @@ int run_faces(const FacesArgs& args) {
   RecordWriter::Layout layout;
   layout.schema = "dfscan.faces/1";
   layout.text = text_line;
-  layout.text_summary = [](const nlohmann::json& s) {
-    std::string line = std::to_string(s["files"].get<std::int64_t>()) + " file(s):";
-    for (const auto& [status, count] : s["counts"].items()) line += " " + count.dump() + " " + status;
-    return line;
-  };
+  layout.text_summary = status_summary_line;
   RecordWriter writer(std::cout, parse_output_format(args.format), layout);
   StatusCounts counts;
   int exit_code = kExitOk;

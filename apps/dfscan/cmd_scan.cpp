@@ -19,6 +19,7 @@
 #include "dfscan/scan.hpp"
 #include "dfscan/status.hpp"
 #include "exit_codes.hpp"
+#include "output.hpp"
 #include "scan_inputs.hpp"
 
 namespace dfscan::cli {
@@ -45,13 +46,6 @@ struct ScanArgs {
   bool progress = false, no_progress = false;
 };
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 std::string text_line(const nlohmann::json& r) {
   std::ostringstream os;
   const std::string status = r["status"];
@@ -68,18 +62,24 @@ std::string text_line(const nlohmann::json& r) {
   return os.str();
 }
 
-std::string csv_line(const nlohmann::json& r) {
-  auto num = [](const nlohmann::json& v) {
-    if (v.is_null()) return std::string();
-    std::ostringstream os;
-    os << std::setprecision(6) << v.get<double>();
-    return os.str();
-  };
-  return csv_field(r["path"]) + "," + r["status"].get<std::string>() + "," +
-         (r["label"].is_null() ? "" : r["label"].get<std::string>()) + "," + num(r["score"]) + "," +
-         num(r["threshold"]) + "," + (r["modality"].is_null() ? "" : r["modality"].get<std::string>()) + "," +
-         csv_field(r["error"].is_null() ? "" : r["error"].get<std::string>());
-}
+// Running totals for the summary and the exit code; records themselves are not kept, so memory
+// stays flat however many files a run scans.
+struct Tally {
+  std::map<std::string, int> statuses;
+  int files = 0, fake = 0, real = 0;
+  int exit_code = kExitOk;
+
+  void add(const nlohmann::json& r, const std::set<std::string>& fail_statuses) {
+    const std::string s = r["status"];
+    ++files;
+    ++statuses[s];
+    if (r["label"] == "fake") ++fake;
+    if (r["label"] == "real") ++real;
+    if (is_failure(status_from_string(s).value_or(Status::error)) || fail_statuses.count(s))
+      exit_code = worst_exit(exit_code, kExitFailure);
+    if (r["label"] == "fake") exit_code = worst_exit(exit_code, kExitFake);
+  }
+};
 
 // Records already written by an interrupted run: the paths, and the records for the summary.
 std::vector<nlohmann::json> read_finished(const fs::path& file) {
@@ -168,17 +168,20 @@ int run_scan(ScanArgs& a) {
 
   std::ostream& out = a.output.empty() ? std::cout : static_cast<std::ostream&>(file_out);
   const bool progress = !a.no_progress && (a.progress || ::isatty(STDERR_FILENO));
-  if (format == "csv") out << "path,status,label,score,threshold,modality,error\n";
-  std::vector<nlohmann::json> all = finished;
+  RecordWriter::Layout layout;
+  layout.schema = "dfscan.result/1";
+  layout.text = text_line;
+  layout.csv_columns = {"path", "status", "label", "score", "threshold", "modality", "error"};
+  RecordWriter writer(out, parse_output_format(format), layout);
+  Tally tally;
+  for (const auto& r : finished) tally.add(r, fail_statuses);
   auto start = std::chrono::steady_clock::now();
   scanner.scan(
       todo,
       [&](std::size_t i, const nlohmann::json& r) {
         if (progress) std::cerr << "\r\033[K" << std::flush;  // clear the progress line first
-        if (format == "jsonl") out << r.dump() << "\n" << std::flush;
-        if (format == "text") out << text_line(r) << "\n" << std::flush;
-        if (format == "csv") out << csv_line(r) << "\n" << std::flush;
-        all.push_back(r);
+        writer.write(r);
+        tally.add(r, fail_statuses);
         if (progress)
           std::cerr << "\r\033[K[" << (i + 1) << "/" << todo.size() << "] " << r["path"].get<std::string>()
                     << std::flush;
@@ -186,37 +189,21 @@ int run_scan(ScanArgs& a) {
       &g_interrupted);
   if (progress) std::cerr << "\r\033[K" << std::flush;
 
-  int exit_code = kExitOk;
-  std::map<std::string, int> statuses;
-  int fake = 0, real = 0;
-  for (const auto& r : all) {
-    const std::string s = r["status"];
-    ++statuses[s];
-    if (r["label"] == "fake") ++fake;
-    if (r["label"] == "real") ++real;
-    const auto st = status_from_string(s).value_or(Status::error);
-    if (is_failure(st) || fail_statuses.count(s)) exit_code = worst_exit(exit_code, kExitFailure);
-    if (r["label"] == "fake") exit_code = worst_exit(exit_code, kExitFake);
-  }
-  if (g_interrupted) exit_code = kExitInterrupted;
-  nlohmann::json summary = {
-      {"type", "summary"},
-      {"schema", "dfscan.result/1"},
-      {"files", all.size()},
-      {"statuses", statuses},
-      {"fake", fake},
-      {"real", real},
-      {"exit_code", exit_code},
-      {"elapsed_ms",
-       std::round(
-           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count())}};
-  if (format == "jsonl") out << summary.dump() << "\n";
-  if (format == "json")
-    out << nlohmann::json{{"schema", "dfscan.result/1"}, {"results", all}, {"summary", summary}}.dump(2)
-        << "\n";
+  const int exit_code = g_interrupted ? static_cast<int>(kExitInterrupted) : tally.exit_code;
+  writer.finish(
+      {{"files", tally.files},
+       {"statuses", tally.statuses},
+       {"fake", tally.fake},
+       {"real", tally.real},
+       {"exit_code", exit_code},
+       {"elapsed_ms",
+        std::round(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count())}});
   if (format == "text") {
-    std::cerr << "dfscan: " << all.size() << " file(s): " << fake << " fake, " << real << " real";
-    for (const auto& [s, n] : statuses)
+    // The text summary is a log line: stdout carries one line per file only.
+    std::cerr << "dfscan: " << tally.files << " file(s): " << tally.fake << " fake, " << tally.real
+              << " real";
+    for (const auto& [s, n] : tally.statuses)
       if (s != "ok") std::cerr << ", " << n << " " << s;
     std::cerr << "\n";
   }

@@ -56,6 +56,12 @@ std::string csv_field(const nlohmann::json& value) {
   return quoted + '"';
 }
 
+std::string status_summary_line(const nlohmann::json& summary) {
+  std::string line = std::to_string(summary["files"].get<std::int64_t>()) + " file(s):";
+  for (const auto& [status, count] : summary["counts"].items()) line += " " + count.dump() + " " + status;
+  return line;
+}
+
 RecordWriter::RecordWriter(std::ostream& out, OutputFormat format, Layout layout)
     : out_(out), format_(format), layout_(std::move(layout)) {}
 

@@ -53,6 +53,9 @@ class RecordWriter {
   bool csv_header_written_ = false;
 };
 
+// "3 file(s): 2 ok 1 not_found" from a summary holding "files" and "counts" (StatusCounts).
+std::string status_summary_line(const nlohmann::json& summary);
+
 // "a,b" -> "\"a,b\"" as RFC 4180 wants; null -> empty; arrays joined with ';'.
 std::string csv_field(const nlohmann::json& value);
 

@@ -423,7 +423,6 @@ void Scanner::scan(const std::vector<std::string>& paths,
   ordered_pipeline<Prepared>(
       paths.size(), s.options.workers, static_cast<size_t>(s.options.workers) + 2,
       [&](std::size_t i) {
-        auto start = Clock::now();
         Prepared p;
         try {
           p = s.prepare(paths[i]);
@@ -436,7 +435,6 @@ void Scanner::scan(const std::vector<std::string>& paths,
           p.status = Status::error;
           p.message = one_line(e.what());
         }
-        (void)start;
         return p;
       },
       [&](std::size_t i, Prepared&& p) {
