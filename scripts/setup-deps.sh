@@ -10,6 +10,7 @@ packages=(
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev ffmpeg
   libcli11-dev libspdlog-dev nlohmann-json3-dev libgtest-dev
   libdlib-dev
+  libgloo-dev
   python3-torch python3-torchvision python3-sklearn python3-numpy
   clang libclang-rt-14-dev clang-format
   python3-skimage facedetect python3-jsonschema
