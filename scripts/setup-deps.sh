@@ -14,6 +14,7 @@ packages=(
   python3-torch python3-torchvision python3-sklearn python3-numpy
   clang libclang-rt-14-dev clang-format
   python3-skimage facedetect python3-jsonschema
+  chromium
 )
 
 missing=()
