@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages dfscan needs to build, test and run.
 # Idempotent: prints nothing and touches nothing when everything is present.
+#   scripts/setup-deps.sh [--audio-benchmark]
+# --audio-benchmark adds the speech synthesisers and Debian speech recordings that
+# scripts/build-audio-benchmark.sh needs (about 50 MB installed); CI does not need them.
 set -euo pipefail
 
 packages=(
@@ -16,6 +19,9 @@ packages=(
   python3-skimage facedetect python3-jsonschema
   chromium
 )
+if [[ "${1:-}" == "--audio-benchmark" ]]; then
+  packages+=(sox espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts pocketsphinx-testdata codec2 codec2-examples alsa-utils)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
