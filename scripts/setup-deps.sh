@@ -17,7 +17,7 @@ packages=(
   python3-torch python3-torchvision python3-sklearn python3-numpy
   clang libclang-rt-14-dev clang-format
   python3-skimage facedetect python3-jsonschema
-  chromium
+  chromium time
 )
 if [[ "${1:-}" == "--audio-benchmark" ]]; then
   packages+=(sox espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts pocketsphinx-testdata codec2 codec2-examples alsa-utils)
