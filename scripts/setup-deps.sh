@@ -12,7 +12,7 @@ packages=(
   libopencv-dev opencv-data
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev ffmpeg
   libcli11-dev libspdlog-dev nlohmann-json3-dev libgtest-dev
-  libdlib-dev
+  libdlib-dev zlib1g-dev
   libgloo-dev
   python3-torch python3-torchvision python3-sklearn python3-numpy
   clang libclang-rt-14-dev clang-format
