@@ -218,10 +218,25 @@ BenchmarkDataset open_csv(const fs::path& csv, const BenchmarkOptions& options) 
 
 using Opener = BenchmarkDataset (*)(const fs::path&, const BenchmarkOptions&);
 
+BenchmarkDataset open_dfdc_preview(const fs::path& root, const BenchmarkOptions& options) {
+  auto o = options;
+  o.version = "preview";
+  return detail::open_dfdc(root, o);
+}
+
 const std::vector<std::pair<std::string, Opener>>& registry() {
   static const std::vector<std::pair<std::string, Opener>> table = {
       {"folder", open_folder},
       {"csv", open_csv},
+      {"ffpp", detail::open_ffpp},
+      {"dfdc", detail::open_dfdc},
+      {"celebdf", detail::open_celebdf},
+      {"wilddeepfake", detail::open_wilddeepfake},
+      {"deepfaketimit", detail::open_deepfaketimit},
+      {"asvspoof2019la", detail::open_asvspoof2019la},
+      {"asvspoof2021", detail::open_asvspoof2021},
+      {"inthewild", detail::open_inthewild},
+      {"dfdcp", open_dfdc_preview},
   };
   return table;
 }
