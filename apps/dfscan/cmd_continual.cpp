@@ -1,6 +1,9 @@
 // `dfscan continual --tasks tasks.toml`: trains an audio spoofing detector on an ordered list of
 // attack types with each continual-learning strategy and seed, and reports the EER matrices,
 // average EER and forgetting (text tables on stdout, everything as JSON with --json).
+// A task named "a+b" holds the attacks a and b together. With --valid-share part of the training
+// split (whole recordings and sentences) is held back for validation, and --save-model writes the
+// trained detector as an `audio-spoof` model file whose threshold is the validation EER point.
 #include "dfscan/config.hpp"
 #if DFSCAN_WITH_MEDIA
 
@@ -20,10 +23,14 @@
 #include "dfscan/atomic_file.hpp"
 #include "dfscan/audio.hpp"
 #include "dfscan/audio/continual.hpp"
+#include "dfscan/checkpoint.hpp"
 #include "dfscan/media.hpp"
+#include "dfscan/metrics.hpp"
+#include "dfscan/model_file.hpp"
 #include "dfscan/runtime.hpp"
 #include "dfscan/status.hpp"
 #include "exit_codes.hpp"
+#include "scan_inputs.hpp"
 
 namespace dfscan::cli {
 namespace {
@@ -46,6 +53,12 @@ struct ContinualArgs {
   audio::StrategyConfig strategy;
   std::string device = "cpu";
   std::string json_out;
+  double valid_share = 0.0;  // share of training groups held back for validation
+  std::string save_model;
+  std::string model_name;
+  double window_seconds = 2.0;
+  double hop_seconds = 1.0;
+  bool train_windows = false;  // train/valid examples: every scan window instead of the centre crop
 };
 
 // The subset of TOML the benchmark writes: `manifest = "..."` and `tasks = ["a", "b"]`.
@@ -82,7 +95,7 @@ std::pair<std::string, std::vector<std::string>> read_tasks_file(const fs::path&
 }
 
 struct Row {
-  std::string path, label, task, split;
+  std::string path, label, task, split, speaker, source;
 };
 
 std::vector<Row> read_manifest(const fs::path& path) {
@@ -98,9 +111,35 @@ std::vector<Row> read_manifest(const fs::path& path) {
     for (std::string c; std::getline(ss, c, ',');) cols.push_back(c);
     if (cols.size() < 4)
       throw Error(Status::error, "manifest " + path.string() + ": short line '" + line + "'");
-    rows.push_back({(path.parent_path() / cols[0]).string(), cols[1], cols[2], cols[3]});
+    cols.resize(6);
+    rows.push_back({(path.parent_path() / cols[0]).string(), cols[1], cols[2], cols[3], cols[4], cols[5]});
   }
   return rows;
+}
+
+// Moves a share of the training rows to a "valid" split by group, so that
+// validation shares no recording or sentence with training: a fake made from a
+// real utterance (same file name) goes with that utterance's speaker, a real
+// utterance with its speaker, a synthesised one with its sentence.
+void hold_out_validation(std::vector<Row>& rows, double share) {
+  if (share <= 0.0) return;
+  std::map<std::string, std::string> real_speaker;  // file name -> speaker
+  for (const auto& r : rows)
+    if (r.label == "real") real_speaker[fs::path(r.path).filename().string()] = r.speaker;
+  for (auto& r : rows) {
+    if (r.split != "train") continue;
+    auto it = real_speaker.find(fs::path(r.path).filename().string());
+    const std::string group = it != real_speaker.end() ? "speaker:" + it->second : "source:" + r.source;
+    if (static_cast<double>(fnv1a64(group) % 1000) < share * 1000.0) r.split = "valid";
+  }
+}
+
+// "a+b" -> {a, b}
+std::vector<std::string> split_task(const std::string& task) {
+  std::vector<std::string> parts;
+  std::stringstream ss(task);
+  for (std::string p; std::getline(ss, p, '+');) parts.push_back(p);
+  return parts;
 }
 
 // Center crop or repeat-pad [F, T] to `frames` columns.
@@ -123,16 +162,98 @@ audio::FrontEndConfig front_end_for(const std::string& kind) {
   return c;
 }
 
+nlohmann::json split_counts(const audio::LabeledSet& set) {
+  const auto fake = set.labels.sum().item<int64_t>();
+  return {{"n", set.labels.numel()}, {"fake", fake}, {"real", set.labels.numel() - fake}};
+}
+
+// Writes the trained detector as an audio-spoof model file. The threshold is
+// the validation set's EER point; the test split plays no part in it.
+nlohmann::json save_model(const ContinualArgs& args, const audio::ModelConfig& mc,
+                          const audio::FrontEndConfig& fe, audio::SpoofModel& model,
+                          const std::vector<audio::ContinualTask>& tasks, const audio::LabeledSet& valid,
+                          const std::vector<std::string>& task_names) {
+  const auto device = parse_device(args.device);
+  const auto scores_tensor = audio::predict_scores(model, valid, device).to(torch::kDouble).contiguous();
+  const std::vector<double> scores(scores_tensor.data_ptr<double>(),
+                                   scores_tensor.data_ptr<double>() + scores_tensor.numel());
+  const auto labels_tensor = valid.labels.to(torch::kInt).contiguous();
+  const std::vector<int> labels(labels_tensor.data_ptr<int>(),
+                                labels_tensor.data_ptr<int>() + labels_tensor.numel());
+  const auto eer = eval::equal_error_rate(labels, scores);
+  if (!eer.threshold.defined())
+    throw Error(Status::error, "validation EER undefined: " + eer.threshold.reason);
+  const double threshold = *eer.threshold.value;
+
+  nlohmann::json train_counts = nlohmann::json::object();
+  int64_t n_train = 0;
+  for (const auto& t : tasks) {
+    train_counts[t.name] = split_counts(t.train);
+    n_train += t.train.labels.numel();
+  }
+  nlohmann::json manifest;
+  manifest["format"] = "dfscan.model/1";
+  manifest["arch"] = "audio-spoof";
+  manifest["modality"] = "audio";
+  manifest["name"] = args.model_name.empty() ? fs::path(args.save_model).stem().string() : args.model_name;
+  manifest["config"] = audio::model_config_to_json(mc);
+  manifest["input"] = {{"sample_rate", fe.sample_rate},
+                       {"window_seconds", args.window_seconds},
+                       {"hop_seconds", args.hop_seconds},
+                       {"front_end", audio::front_end_to_json(fe)}};
+  manifest["score"] = {{"activation", "softmax"}, {"fake_index", 1}};
+  manifest["threshold"] = threshold;
+  manifest["threshold_source"] = "equal-error-rate point on the validation split";
+  manifest["faces"] = nullptr;
+  manifest["training"] = {
+      {"tool", "dfscan continual"},
+      {"tasks", task_names},
+      {"strategy", args.strategies[0]},
+      {"seed", args.seeds[0]},
+      {"epochs", args.epochs},
+      {"batch_size", args.batch_size},
+      {"lr", args.lr},
+      {"optimizer", args.optimizer},
+      {"frames", args.frames},
+      {"valid_share", args.valid_share},
+      {"examples", args.train_windows ? "every scan window of each file" : "centre crop of each file"},
+      {"splits", {{"train", {{"n", n_train}, {"by_task", train_counts}}}, {"valid", split_counts(valid)}}},
+      {"valid_eer", *eer.eer.value},
+      {"selection",
+       "threshold = EER point on the valid split (whole recordings and sentences held back from "
+       "training); test split never used for training or selection"}};
+  manifest["dfscan_version"] = DFSCAN_VERSION;
+
+  io::StateDict weights;
+  for (const auto& item : model.named_parameters(true))
+    if (item.value().defined()) weights.insert(item.key(), item.value().detach().to(torch::kCPU));
+  for (const auto& item : model.named_buffers(true))
+    if (item.value().defined()) weights.insert(item.key(), item.value().detach().to(torch::kCPU));
+  const auto hash = io::write_model_file(args.save_model, weights, manifest);
+  std::cerr << "saved " << args.save_model << " (" << hash << "), validation EER " << 100.0 * *eer.eer.value
+            << " %, threshold " << threshold << "\n";
+  return {{"path", args.save_model}, {"hash", hash}, {"threshold", threshold}, {"valid_eer", *eer.eer.value}};
+}
+
 int run_continual_command(const ContinualArgs& args) {
   const auto device = parse_device(args.device);
   const auto [manifest, task_names] = read_tasks_file(args.tasks_file);
-  const auto rows = read_manifest(manifest);
+  if (!args.save_model.empty() && (args.strategies.size() != 1 || args.seeds.size() != 1))
+    throw Error(Status::error, "--save-model needs exactly one strategy and one seed");
+  if (!args.save_model.empty() && args.valid_share <= 0.0)
+    throw Error(Status::error,
+                "--save-model needs --valid-share (the threshold is chosen on validation data)");
+  auto rows = read_manifest(manifest);
+  hold_out_validation(rows, args.valid_share);
   const auto fe = front_end_for(args.features);
   std::cerr << "front end " << audio::feature_kind_name(fe.kind) << ": " << audio::feature_dim(fe)
             << " features x " << args.frames << " frames\n";
 
-  // Features for every file once.
-  std::map<std::string, torch::Tensor> features;
+  // Features for every file once: one example per file, or with --train-windows one per scan window
+  // of each training and validation file (what the scanner will score).
+  std::map<std::string, std::vector<torch::Tensor>> features;
+  const auto window = std::llround(args.window_seconds * fe.sample_rate);
+  const auto hop = std::llround(args.hop_seconds * fe.sample_rate);
   for (const auto& row : rows) {
     auto decoded = media::read_audio(row.path);
     if (decoded.status != Status::ok || decoded.pcm.empty())
@@ -141,15 +262,25 @@ int run_continual_command(const ContinualArgs& args) {
     auto wave =
         torch::from_blob(decoded.pcm.data(), {static_cast<int64_t>(decoded.pcm.size())}, torch::kFloat)
             .clone();
-    features[row.path] = fix_length(audio::compute_features(wave, fe), args.frames);
+    if (args.train_windows && (row.split == "train" || row.split == "valid")) {
+      for (const auto& [begin, end] : audio::window_spans(wave.size(0), window, hop))
+        features[row.path].push_back(
+            fix_length(audio::compute_features(wave.slice(0, begin, end).contiguous(), fe), args.frames));
+    } else {
+      features[row.path].push_back(fix_length(audio::compute_features(wave, fe), args.frames));
+    }
   }
   auto collect = [&](const std::string& task, const std::string& split) {
+    const auto attacks = split_task(task);
     std::vector<torch::Tensor> xs;
     std::vector<int64_t> ys;
     for (const auto& row : rows)
-      if (row.split == split && (row.task == task || row.label == "real")) {
-        xs.push_back(features.at(row.path));
-        ys.push_back(row.label == "fake" ? 1 : 0);
+      if (row.split == split &&
+          (row.label == "real" || std::find(attacks.begin(), attacks.end(), row.task) != attacks.end())) {
+        for (const auto& x : features.at(row.path)) {
+          xs.push_back(x);
+          ys.push_back(row.label == "fake" ? 1 : 0);
+        }
       }
     if (xs.empty()) throw Error(Status::error, "no " + split + " data for task " + task);
     return audio::LabeledSet{torch::stack(xs), torch::tensor(ys, torch::kLong)};
@@ -197,6 +328,7 @@ int run_continual_command(const ContinualArgs& args) {
                    {"device", args.device}};
   out["runs"] = nlohmann::json::array();
   std::map<std::string, std::vector<std::pair<double, double>>> summary;
+  std::shared_ptr<audio::SpoofModel> last_model;
   for (int seed : args.seeds) {
     // The first task trains identically under every strategy (none acts before a task ends), so it
     // is trained once per seed and shared.
@@ -225,6 +357,7 @@ int run_continual_command(const ContinualArgs& args) {
                 << std::flush;
       out["runs"].push_back(nlohmann::ordered_json::parse(audio::to_json(result)));
       summary[name].push_back({result.average_eer, result.forgetting});
+      last_model = model;
     }
   }
   nlohmann::ordered_json sum;
@@ -248,6 +381,12 @@ int run_continual_command(const ContinualArgs& args) {
                 100 * fs);
   }
   out["summary"] = sum;
+  if (!args.save_model.empty()) {
+    auto all_attacks = task_names[0];
+    for (size_t i = 1; i < task_names.size(); ++i) all_attacks += "+" + task_names[i];
+    const auto valid = collect(all_attacks, "valid");
+    out["saved_model"] = save_model(args, mc, fe, *last_model, tasks, valid, task_names);
+  }
   if (!args.json_out.empty()) write_file_atomic(args.json_out, out.dump(2) + "\n");
   return kExitOk;
 }
@@ -281,6 +420,20 @@ std::function<int()> make_continual(CLI::App& root) {
                 "RAWM/RWM/OWM: the published code's update");
   sub->add_option("--device", args->device, "cpu | cuda | cuda:N");
   sub->add_option("--json", args->json_out, "write every run and the summary as JSON");
+  sub->add_option("--valid-share", args->valid_share,
+                  "hold back this share of the training recordings and sentences for validation")
+      ->check(CLI::Range(0.0, 0.9));
+  sub->add_option("--save-model", args->save_model,
+                  "write the trained detector (one strategy, one seed) as an audio-spoof model file");
+  sub->add_option("--model-name", args->model_name,
+                  "name in the saved model's manifest (default: file stem)");
+  sub->add_option("--window-seconds", args->window_seconds, "saved model: scan window length")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--hop-seconds", args->hop_seconds, "saved model: scan window hop")
+      ->check(CLI::PositiveNumber);
+  sub->add_flag("--train-windows", args->train_windows,
+                "train and validate on every scan window of each file (--window-seconds, --hop-seconds) "
+                "instead of its centre crop; test sets keep one crop per file");
   return [args]() {
     try {
       return run_continual_command(*args);

@@ -4,7 +4,11 @@
 // Everything runs on the waveform's device (CPU or CUDA).
 #include <ATen/Tensor.h>
 
+#include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace dfscan::audio {
 
@@ -48,6 +52,11 @@ struct FrontEndConfig {
 // Checks the configuration; throws dfscan::Error naming the bad field.
 void validate(const FrontEndConfig& config);
 
+// Every field as JSON (the form model manifests store), and back. Missing fields keep their
+// defaults; unknown kinds or scales throw dfscan::Error.
+nlohmann::json front_end_to_json(const FrontEndConfig& config);
+FrontEndConfig front_end_from_json(const nlohmann::json& json);
+
 // Features per frame (including deltas).
 int feature_dim(const FrontEndConfig& config);
 
@@ -66,6 +75,12 @@ at::Tensor apply_cmvn(const at::Tensor& features);
 // torchaudio.functional.compute_deltas: regression deltas over the last dimension with
 // replicate padding.
 at::Tensor compute_deltas(const at::Tensor& features, int window = 5);
+
+// [start, end) sample spans of analysis windows over `samples` samples, as the scanner scores audio:
+// one every `hop` while a whole window fits, plus one that ends at the last sample when those miss
+// the tail. Audio shorter than a window is one window over all of it; no samples, no window.
+std::vector<std::pair<std::int64_t, std::int64_t>> window_spans(std::int64_t samples, std::int64_t window,
+                                                                std::int64_t hop);
 
 struct VadOptions {
   double frame_ms = 25.0;

@@ -13,6 +13,7 @@
 #include "dfscan/runtime.hpp"
 #include "dfscan/scan.hpp"
 #include "dfscan/status.hpp"
+#include "scan/audio_scoring.hpp"
 
 namespace dfscan {
 namespace {
@@ -45,6 +46,7 @@ struct Prepared {
   at::Tensor crop_pixels;  // RGB uint8 [M,S,S,3]
   int track_count = 0;
   double decode_ms = 0.0, faces_ms = 0.0;
+  scan_audio::DecodedAudio audio;  // decoded only when an audio model is loaded
 };
 
 at::Tensor mat_to_tensor(const cv::Mat& rgb) {
@@ -76,7 +78,7 @@ std::string modality_name(media::Modality m) {
 }  // namespace
 
 std::vector<std::string> default_model_names() {
-  return {"genconvit-ed-atto", "npr-proxy"};
+  return {"genconvit-ed-atto", "npr-proxy", "audio-lfcc-mlp"};
 }
 
 nlohmann::json failure_record(const std::string& path, const std::string& status,
@@ -102,6 +104,8 @@ struct Scanner::Impl {
   ScanOptions options;
   std::vector<Detector> face_models;   // score face crops
   std::vector<Detector> image_models;  // score whole images
+  std::vector<Detector> audio_models;  // score audio in windows
+  int audio_rate = 0;
   faces::FaceSetup setup;
   std::unique_ptr<faces::FaceDetectorPool> face_pool;
   mutable std::mutex face_pool_mutex;  // the pool takes one call at a time; it parallelises inside
@@ -137,7 +141,7 @@ Scanner::Scanner(ScanOptions options) : impl_(std::make_unique<Impl>()) {
     auto d = Detector::load(n, device);
     d.configure({{"vae_sampling", s.options.vae_sampling}, {"seed", 0}});
     if (d.modality() == "audio") {
-      log::warn("model '" + d.name() + "' is an audio model; audio scanning is not built yet, skipping it");
+      s.audio_models.push_back(std::move(d));
       continue;
     }
     // With --faces none every detector sees the whole image.
@@ -156,6 +160,7 @@ Scanner::Scanner(ScanOptions options) : impl_(std::make_unique<Impl>()) {
     s.setup = face_setup_from(s.face_models.front().manifest(), s.options);
     s.face_pool = std::make_unique<faces::FaceDetectorPool>(s.setup.detector);
   }
+  s.audio_rate = scan_audio::models_sample_rate(s.audio_models);
   s.limits.deadline_seconds = s.options.deadline_seconds;
   s.limits.max_pixels = s.options.max_pixels;
 }
@@ -164,7 +169,7 @@ Scanner::~Scanner() = default;
 
 nlohmann::json Scanner::describe_models() const {
   auto out = nlohmann::json::array();
-  for (const auto* list : {&impl_->face_models, &impl_->image_models})
+  for (const auto* list : {&impl_->face_models, &impl_->image_models, &impl_->audio_models})
     for (const auto& d : *list) out.push_back({{"name", d.name()}, {"arch", d.arch()}, {"hash", d.hash()}});
   return out;
 }
@@ -196,6 +201,14 @@ Prepared Scanner::Impl::prepare(const std::string& path) const {
     times.push_back(0.0);
   } else if (info.modality == media::Modality::video || info.modality == media::Modality::video_audio) {
     if (face_models.empty()) {
+      if (info.modality == media::Modality::video_audio && !audio_models.empty()) {
+        // Only the audio track is scored.
+        p.audio = scan_audio::decode_audio(path, audio_rate, limits);
+        p.status = p.audio.status;
+        p.message = p.audio.message;
+        p.decode_ms = ms_since(t0);
+        return p;
+      }
       p.status = Status::not_scored;
       p.message = "no selected detector scores video";
       return p;
@@ -219,11 +232,27 @@ Prepared Scanner::Impl::prepare(const std::string& path) const {
       p.message = "no frame could be decoded";
       return p;
     }
-    if (info.modality == media::Modality::video_audio) p.warnings.push_back("audio_not_scored");
+    if (info.modality == media::Modality::video_audio) {
+      if (audio_models.empty()) {
+        p.warnings.push_back("audio_not_scored");
+      } else {
+        p.audio = scan_audio::decode_audio(path, audio_rate, limits);
+        if (!p.audio.decoded()) p.warnings.push_back(std::string("audio_") + to_string(p.audio.status));
+      }
+    }
   } else {
-    p.status = Status::not_scored;
-    p.message = "audio scanning is not built yet";
-    return p;
+    if (audio_models.empty()) {
+      p.status = Status::not_scored;
+      p.message = "no selected detector scores audio";
+      return p;
+    }
+    p.audio = scan_audio::decode_audio(path, audio_rate, limits);
+    for (const auto& w : p.audio.warnings) p.warnings.push_back(w);
+    if (!p.audio.decoded()) {
+      p.status = p.audio.status;
+      p.message = p.audio.message;
+      return p;
+    }
   }
   p.decode_ms = ms_since(t0);
 
@@ -351,6 +380,16 @@ nlohmann::json Scanner::Impl::infer(Prepared&& p) const {
       verdicts.push_back({s, threshold_of(d)});
     }
     detectors.push_back(std::move(entry));
+  }
+  // Audio detectors: windows of the audio track.
+  if (p.audio.decoded()) {
+    auto a =
+        scan_audio::score_audio(audio_models, p.audio, options.aggregate, options.batch, options.threshold);
+    for (auto& e : a.detectors) detectors.push_back(std::move(e));
+    for (const auto& v : a.verdicts) verdicts.push_back({v.score, v.threshold});
+    if (p.modality == "audio") record["timeline"] = a.audio["timeline"];
+    if (!face_models.empty() && p.crops.empty()) record["warnings"].push_back("no_face");
+    record["audio"] = std::move(a.audio);
   }
   record["detectors"] = detectors;
 

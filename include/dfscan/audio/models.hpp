@@ -8,6 +8,7 @@
 #include <torch/nn/pimpl.h>
 
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,11 @@ class SpoofModel : public torch::nn::Module {
   bool backbone_trainable_ = true;
   ModelConfig config_;
 };
+
+// The configuration as a model manifest's "config" stores it, and back (missing fields keep their
+// defaults; throws dfscan::Error on a malformed object).
+nlohmann::json model_config_to_json(const ModelConfig& config);
+ModelConfig model_config_from_json(const nlohmann::json& json);
 
 // Throws dfscan::Error on an unknown arch or bad sizes.
 std::shared_ptr<SpoofModel> make_model(const ModelConfig& config);
