@@ -92,14 +92,15 @@ std::vector<std::string> list_files(const fs::path& dir) {
   std::vector<std::string> out;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return out;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  // Datasets are often assembled from symlinked folders.
+  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     const auto name = it->path().filename().string();
     if (!name.empty() && name[0] == '.') {
       if (it->is_directory(ec)) it.disable_recursion_pending();
       continue;
     }
-    if (it->is_regular_file(ec)) out.push_back(fs::relative(it->path(), dir).generic_string());
+    if (it->is_regular_file(ec)) out.push_back(it->path().lexically_relative(dir).generic_string());
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -255,7 +256,16 @@ BenchmarkDataset open_benchmark(const std::string& name, const fs::path& root,
     if (known != want) continue;
     std::error_code ec;
     if (!fs::exists(root, ec)) throw Error(Status::not_found, name + ": root not found: " + root.string());
-    return opener(root, options);
+    try {
+      return opener(root, options);
+    } catch (const Error&) {
+      throw;
+    } catch (const fs::filesystem_error& e) {
+      const bool denied = e.code() == std::errc::permission_denied;
+      throw Error(denied ? Status::permission_denied : Status::error, name + ": " + one_line(e.what()));
+    } catch (const std::exception& e) {
+      throw Error(Status::error, name + ": " + one_line(e.what()));
+    }
   }
   std::string names;
   for (const auto& n : benchmark_names()) names += (names.empty() ? "" : ", ") + n;

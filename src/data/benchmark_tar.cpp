@@ -90,7 +90,11 @@ std::string pax_path(const std::string& data) {
   while (i < data.size()) {
     const size_t space = data.find(' ', i);
     if (space == std::string::npos) break;
-    const size_t len = std::stoul(data.substr(i, space - i));
+    size_t len = 0;
+    for (size_t k = i; k < space; ++k) {
+      if (data[k] < '0' || data[k] > '9') return "";  // malformed record: keep the ustar name
+      len = len * 10 + static_cast<size_t>(data[k] - '0');
+    }
     if (len == 0 || i + len > data.size()) break;
     const std::string record = data.substr(space + 1, i + len - space - 2);  // drops the newline
     if (record.rfind("path=", 0) == 0) return record.substr(5);

@@ -168,3 +168,21 @@ TEST(RealManifests, Asvspoof2019ProtocolExcerpt) {
   EXPECT_EQ(ds.samples()[0].path, (t.path / "ASVspoof2019_LA_train/flac/LA_T_1560007.flac").string());
   EXPECT_EQ(ds.samples()[0].label, 1);
 }
+
+// The face-crop sample shipped in shared/data (counted with find: 166 JPEGs; test 28 fake + 28 real,
+// train 27 + 27, valid 28 + 28), through the registry as the eval command opens it.
+TEST(RealManifests, DfdcFacesSampleFolder) {
+  const auto root = fs::path(DFSCAN_SHARED_DIR) / "data" / "dfdc-faces-sample";
+  REQUIRE_MANIFEST(root);
+  const auto all = open_benchmark("folder", root);
+  EXPECT_EQ(all.dataset.size(), 166u);
+  EXPECT_EQ(all.layout.found, 166u);
+  EXPECT_EQ(all.layout.missing_count, 0u);
+  BenchmarkOptions o;
+  o.split = Split::test;
+  const auto test = open_benchmark("folder", root, o);
+  ASSERT_EQ(test.dataset.size(), 56u);
+  EXPECT_EQ(count_label(test.dataset, 1), 28u);
+  EXPECT_EQ(count_split(all.dataset, Split::train), 54u);
+  EXPECT_EQ(count_split(all.dataset, Split::valid), 56u);
+}

@@ -461,3 +461,16 @@ TEST(DeepfakeTimitLayout, FakesWithVidTimitReals) {
   write(t.path / "VidTIMIT/fadg0/sa1.avi");
   EXPECT_EQ(open_benchmark("deepfaketimit", root).dataset.size(), 3u);
 }
+
+TEST(CelebdfLayout, SymlinkedFoldersAreFollowed) {
+  TempDir t;
+  write(t.path / "elsewhere/id0_id1_0003.mp4");
+  fs::create_directories(t.path / "root/Celeb-real");
+  write(t.path / "root/Celeb-real/id0_0003.mp4");
+  fs::create_directory_symlink(t.path / "elsewhere", t.path / "root/Celeb-synthesis");
+  write(t.path / "root/List_of_testing_videos.txt", "1 Celeb-real/id0_0003.mp4\n");
+  const auto b = open_benchmark("celebdf", t.path / "root");
+  ASSERT_EQ(b.dataset.size(), 2u);
+  EXPECT_EQ(b.dataset.samples()[1].path, (t.path / "root/Celeb-synthesis/id0_id1_0003.mp4").string());
+  EXPECT_EQ(b.dataset.samples()[1].label, 1);
+}
