@@ -4,6 +4,8 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -50,15 +52,53 @@ class StateDict {
 // Throws dfscan::Error (one line) otherwise.
 StateDict read_pth(const std::filesystem::path& path);
 
+// The same file opened for reading one tensor at a time, for checkpoints too large to hold twice:
+// names, dtypes and shapes come from the pickle alone, and load() reads one tensor's storage record
+// from the archive and keeps nothing. Same checks, unwrapping and "module." stripping as read_pth.
+class PthReader {
+ public:
+  struct Entry {
+    std::string name;
+    at::ScalarType dtype;
+    std::vector<int64_t> sizes;
+  };
+  // Throws dfscan::Error (one line, naming the file).
+  explicit PthReader(const std::filesystem::path& path);
+  ~PthReader();
+  PthReader(PthReader&&) noexcept;
+  PthReader& operator=(PthReader&&) noexcept;
+
+  // In checkpoint order.
+  const std::vector<Entry>& entries() const;
+  // A CPU tensor over its own copy of the storage record (tensors sharing a storage each read it).
+  // Throws dfscan::Error naming the key when it is absent or its record is damaged.
+  at::Tensor load(const std::string& name) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 struct LoadReport {
   std::vector<std::string> missing;     // always empty on return: missing keys throw
   std::vector<std::string> unexpected;  // checkpoint keys the module does not have (non-strict only)
 };
 
+// Name and shape of each tensor, in order.
+using NamedShapes = std::vector<std::pair<std::string, std::vector<int64_t>>>;
+
+// The checks load_into makes, on names and shapes alone (`model`: what the module holds; `checkpoint`:
+// what the file has): missing keys -> throws naming them (first few + count); shape mismatch -> throws
+// naming the key and both shapes; unexpected keys -> throws when strict, otherwise returned.
+LoadReport check_keys(const NamedShapes& model, const NamedShapes& checkpoint, bool strict);
+
+// Called with the source bytes of each copied slice of a contiguous CPU source tensor, after the copy.
+using CopiedBytes = std::function<void(const void* data, size_t bytes)>;
+
 // Copies tensors into the module's parameters and buffers by name (no grad, copy_ in place, dtype and
-// device converted). Nothing is copied unless every check passes:
-// missing keys -> throws naming them (first few + count); shape mismatch -> throws naming the key and
-// both shapes; unexpected keys -> throws when strict, otherwise returned in the report.
-LoadReport load_into(torch::nn::Module& module, const StateDict& state, bool strict);
+// device converted) after check_keys has passed; nothing is copied otherwise. Large contiguous sources
+// are copied a slice at a time and each slice reported to `on_copied` (e.g. to release mapped pages).
+LoadReport load_into(torch::nn::Module& module, const StateDict& state, bool strict,
+                     const CopiedBytes& on_copied = {});
 
 }  // namespace dfscan::io

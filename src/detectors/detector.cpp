@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cstdlib>
+#include <unordered_map>
 
 #include "detectors/architecture.hpp"
 #include "detectors/preprocess.hpp"
@@ -60,8 +61,10 @@ Detector Detector::load(const std::string& name_or_path, c10::Device device) {
   impl->activation = impl->manifest["score"].value("activation", "sigmoid");
   impl->fake_index = impl->manifest["score"].value("fake_index", 0);
   impl->net = impl->arch->build(impl->manifest.value("config", nlohmann::json::object()));
-  // Copies out of the mapping, which is released when `file` goes.
-  io::load_into(*impl->net, file.tensors, /*strict=*/true);
+  // Copies out of the mapping a slice at a time and hands each copied slice's pages back, so that
+  // loading needs about the network's own memory, not that plus the file.
+  io::load_into(*impl->net, file.tensors, /*strict=*/true,
+                [&file](const void* data, size_t bytes) { file.release_pages(data, bytes); });
   impl->net->eval();
   impl->net->to(device);
   impl->device = device;
@@ -144,10 +147,37 @@ fs::path resolve_model(const std::string& name_or_path) {
 
 ImportResult import_checkpoint(const fs::path& src, const fs::path& out, const ImportOptions& options) {
   const auto& arch = detectors::find_architecture(options.arch);
-  auto state = io::read_pth(src);
-  auto config = arch.infer_config(state);
-  auto net = arch.build(config);
-  auto report = io::load_into(*net, state, options.strict);
+  // Tensor by tensor: the official VAE is 2.6 GB, so neither the checkpoint nor a second copy of the
+  // weights is ever held whole. Shapes come from the pickle alone (meta tensors for config inference).
+  io::PthReader pth(src);
+  io::StateDict shapes_only;
+  io::NamedShapes checkpoint_shapes;
+  for (const auto& e : pth.entries()) {
+    shapes_only.insert(e.name, at::empty(e.sizes, at::TensorOptions().dtype(e.dtype).device(c10::kMeta)));
+    checkpoint_shapes.emplace_back(e.name, e.sizes);
+  }
+  const auto config = arch.infer_config(shapes_only);
+
+  // What the module holds, in its own naming and order, so that loading the result is strict. A module
+  // registered under two names (GenConViT's Swin) holds one tensor; like load_into, the last name wins.
+  std::vector<io::ModelFileWriter::Spec> specs;
+  io::NamedShapes model_shapes;
+  std::vector<std::string> source_of;
+  {
+    auto net = arch.build(config);
+    std::vector<std::pair<std::string, at::Tensor>> targets;
+    for (const auto& item : net->named_parameters()) targets.emplace_back(item.key(), item.value());
+    for (const auto& item : net->named_buffers()) targets.emplace_back(item.key(), item.value());
+    std::unordered_map<const void*, std::string> last_name;
+    for (const auto& [name, t] : targets)
+      if (t.numel() > 0) last_name[t.data_ptr()] = name;
+    for (const auto& [name, t] : targets) {
+      specs.push_back({name, t.scalar_type(), t.sizes().vec()});
+      model_shapes.emplace_back(name, t.sizes().vec());
+      source_of.push_back(t.numel() > 0 ? last_name.at(t.data_ptr()) : name);
+    }
+  }  // the randomly initialised network is freed before any weight is read
+  const auto report = io::check_keys(model_shapes, checkpoint_shapes, options.strict);
 
   nlohmann::json manifest = arch.defaults();
   manifest["format"] = "dfscan.model/1";
@@ -162,13 +192,12 @@ ImportResult import_checkpoint(const fs::path& src, const fs::path& out, const I
   manifest["provenance"] = {{"imported_from", src.filename().string()}, {"notes", options.notes}};
   manifest["dfscan_version"] = DFSCAN_VERSION;
 
-  // Store exactly what the module holds, in its own naming, so loading is strict.
-  io::StateDict weights;
-  for (const auto& item : net->named_parameters()) weights.insert(item.key(), item.value().detach());
-  for (const auto& item : net->named_buffers()) weights.insert(item.key(), item.value().detach());
+  io::ModelFileWriter writer(out, specs, manifest);
+  for (size_t i = 0; i < specs.size(); ++i)
+    writer.write(specs[i].name, pth.load(source_of[i]).to(specs[i].dtype));
   ImportResult result;
   result.unexpected_keys = report.unexpected;
-  result.hash = io::write_model_file(out, weights, manifest);
+  result.hash = writer.commit();
   return result;
 }
 

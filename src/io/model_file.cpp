@@ -10,8 +10,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <numeric>
+#include <unordered_map>
 
 #include "dfscan/atomic_file.hpp"
 #include "dfscan/sha256.hpp"
@@ -20,6 +22,34 @@
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is little-endian");
 
 namespace dfscan::io {
+
+struct FileMapping {
+  void* address = nullptr;
+  size_t size = 0;
+  ~FileMapping() {
+    if (address) ::munmap(address, size);
+  }
+  FileMapping() = default;
+  FileMapping(const FileMapping&) = delete;
+  FileMapping& operator=(const FileMapping&) = delete;
+
+  // MADV_DONTNEED on a private file mapping drops the pages; a later touch reads the file again.
+  void release(const void* data, size_t bytes) const {
+    static const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto lo = reinterpret_cast<uintptr_t>(address);
+    const auto hi = lo + size;
+    auto begin = std::max(reinterpret_cast<uintptr_t>(data), lo);
+    auto end = std::min(reinterpret_cast<uintptr_t>(data) + bytes, hi);
+    begin = (begin + page - 1) / page * page;  // whole pages inside the range only
+    end = end / page * page;
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  }
+};
+
+void ModelFile::release_pages(const void* data, size_t bytes) const {
+  if (mapping) mapping->release(data, bytes);
+}
+
 namespace {
 
 constexpr const char* kHashTag = "dfscan-model-hash/1";
@@ -79,7 +109,12 @@ std::string dump(const nlohmann::json& j) {
   }
 }
 
-std::string hash_blobs(std::vector<const Blob*> blobs, const nlohmann::json& manifest) {
+// Puts a blob's bytes into the hash; the default reads `data` a slice at a time.
+using BlobFeeder = std::function<void(const Blob&, Sha256&)>;
+constexpr uint64_t kSliceBytes = uint64_t{64} << 20;
+
+std::string hash_blobs(std::vector<const Blob*> blobs, const nlohmann::json& manifest,
+                       const BlobFeeder& feed = {}) {
   std::sort(blobs.begin(), blobs.end(), [](const Blob* a, const Blob* b) { return a->name < b->name; });
   Sha256 h;
   put_field(h, kHashTag);
@@ -91,7 +126,10 @@ std::string hash_blobs(std::vector<const Blob*> blobs, const nlohmann::json& man
     put_u64(h, b->shape.size());
     for (int64_t d : b->shape) put_u64(h, static_cast<uint64_t>(d));
     put_u64(h, b->size);
-    h.update(b->data, b->size);
+    if (feed)
+      feed(*b, h);
+    else
+      h.update(b->data, b->size);
   }
   return "sha256:" + to_hex(h.finish());
 }
@@ -125,14 +163,6 @@ StoredTensors stored_form(const StateDict& state, bool float16) {
 }
 
 // ---- reading ----------------------------------------------------------------------------------------
-
-struct Mapping {
-  void* address = nullptr;
-  size_t size = 0;
-  ~Mapping() {
-    if (address) ::munmap(address, size);
-  }
-};
 
 [[noreturn]] void bad(const std::string& message, Status status = Status::decode_error) {
   throw Error(status, message);
@@ -217,7 +247,7 @@ ModelFile read_mapped(const std::filesystem::path& path, const ReadOptions& opti
     ::close(fd);
     bad("file is shorter than the 8-byte header length", Status::truncated);
   }
-  auto mapping = std::make_shared<Mapping>();
+  auto mapping = std::make_shared<FileMapping>();
   // Private and writable: callers may modify tensors in place without touching the file.
   void* address = ::mmap(nullptr, file_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
   ::close(fd);
@@ -299,7 +329,16 @@ ModelFile read_mapped(const std::filesystem::path& path, const ReadOptions& opti
     if (stated == out.manifest.end() || !stated->is_string()) bad("manifest has no content hash");
     std::vector<const Blob*> refs;
     for (const auto& b : blobs) refs.push_back(&b);
-    std::string actual = hash_blobs(refs, out.manifest);
+    // Hashed a slice at a time, each slice's pages released at once: verifying a large model must not
+    // leave the whole file resident before the network that it fills is even built.
+    const BlobFeeder hash_and_release = [&mapping](const Blob& b, Sha256& h) {
+      for (uint64_t done = 0; done < b.size; done += kSliceBytes) {
+        const uint64_t n = std::min(kSliceBytes, b.size - done);
+        h.update(b.data + done, n);
+        mapping->release(b.data + done, n);
+      }
+    };
+    std::string actual = hash_blobs(refs, out.manifest, hash_and_release);
     if (actual != stated->get<std::string>())
       bad("content hash mismatch: manifest says " + stated->get<std::string>() + ", content is " + actual);
   }
@@ -317,6 +356,7 @@ ModelFile read_mapped(const std::filesystem::path& path, const ReadOptions& opti
     if (options.to_float32 && (item.dtype == at::kHalf || item.dtype == at::kBFloat16)) t = t.to(at::kFloat);
     out.tensors.insert(item.name, std::move(t));
   }
+  out.mapping = mapping;
   return out;
 }
 
@@ -335,58 +375,174 @@ std::string content_hash(const StateDict& state, const nlohmann::json& manifest)
   return hash_blobs(refs, manifest);
 }
 
+// ---- writing ----------------------------------------------------------------------------------------
+
+struct ModelFileWriter::Impl {
+  std::filesystem::path path, tmp;
+  int fd = -1;
+  bool committed = false;
+  nlohmann::json manifest;        // without "hash"
+  std::vector<Blob> blobs;        // declaration order; data null, size in bytes
+  std::vector<uint64_t> offsets;  // into the data buffer
+  std::vector<bool> written;
+  std::unordered_map<std::string, size_t> index;
+  std::vector<size_t> order;  // file order
+  uint64_t data_start = 0;
+  size_t header_size = 0;
+
+  // The header with `hash` in the manifest, padded so that the data buffer starts 8-byte aligned.
+  std::string header(const std::string& hash) const {
+    nlohmann::json final_manifest = manifest;
+    final_manifest["hash"] = hash;
+    nlohmann::ordered_json header;
+    header["__metadata__"] = {{kManifestKey, dump(final_manifest)}};
+    for (size_t i : order) {
+      const Blob& b = blobs[i];
+      header[b.name] = {
+          {"dtype", b.dtype}, {"shape", b.shape}, {"data_offsets", {offsets[i], offsets[i] + b.size}}};
+    }
+    std::string text;
+    try {
+      text = header.dump();
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(Status::error, std::string("cannot serialise model header: ") + e.what());
+    }
+    text.append((8 - text.size() % 8) % 8, ' ');
+    return text;
+  }
+
+  void write_at(uint64_t offset, const void* data, size_t size) {
+    const auto* p = static_cast<const uint8_t*>(data);
+    while (size > 0) {
+      ssize_t n = ::pwrite(fd, p, size, static_cast<off_t>(offset));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw Error(Status::error, "cannot write " + tmp.string() + ": " + std::strerror(errno));
+      p += n;
+      offset += static_cast<uint64_t>(n);
+      size -= static_cast<size_t>(n);
+    }
+  }
+
+  void read_at(uint64_t offset, void* data, size_t size) {
+    auto* p = static_cast<uint8_t*>(data);
+    while (size > 0) {
+      ssize_t n = ::pread(fd, p, size, static_cast<off_t>(offset));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw Error(Status::error, "cannot read back " + tmp.string());
+      p += n;
+      offset += static_cast<uint64_t>(n);
+      size -= static_cast<size_t>(n);
+    }
+  }
+
+  void write_header(const std::string& text) {
+    uint8_t length[8];
+    for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(uint64_t{text.size()} >> (8 * i));
+    write_at(0, length, 8);
+    write_at(8, text.data(), text.size());
+  }
+};
+
+ModelFileWriter::ModelFileWriter(const std::filesystem::path& path, const std::vector<Spec>& specs,
+                                 const nlohmann::json& manifest)
+    : impl_(std::make_unique<Impl>()) {
+  auto& m = *impl_;
+  m.path = path;
+  m.manifest = without_hash(manifest);
+  for (const auto& spec : specs) {
+    if (spec.name.empty() || spec.name == "__metadata__")
+      throw Error(Status::error, "invalid tensor name '" + spec.name + "'");
+    if (!m.index.emplace(spec.name, m.blobs.size()).second)
+      throw Error(Status::error, "tensor '" + spec.name + "' declared twice");
+    uint64_t numel = 1;
+    for (int64_t d : spec.shape) {
+      if (d < 0) throw Error(Status::error, "tensor '" + spec.name + "' has a negative dimension");
+      numel *= static_cast<uint64_t>(d);
+    }
+    m.blobs.push_back(Blob{spec.name, safetensors_dtype(spec.dtype), spec.shape, nullptr,
+                           numel * c10::elementSize(spec.dtype)});
+  }
+  // Larger elements first keeps every tensor aligned to its element size.
+  m.order.resize(specs.size());
+  std::iota(m.order.begin(), m.order.end(), 0);
+  std::stable_sort(m.order.begin(), m.order.end(), [&](size_t a, size_t b) {
+    return c10::elementSize(specs[a].dtype) > c10::elementSize(specs[b].dtype);
+  });
+  m.offsets.assign(specs.size(), 0);
+  uint64_t offset = 0;
+  for (size_t i : m.order) {
+    m.offsets[i] = offset;
+    offset += m.blobs[i].size;
+  }
+  m.written.assign(specs.size(), false);
+  // The final hash has the same length as this placeholder, so the header keeps its size.
+  m.header_size = m.header("sha256:" + std::string(64, '0')).size();
+  m.data_start = 8 + m.header_size;
+
+  m.tmp = temp_path_for(path);
+  m.fd = ::open(m.tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (m.fd < 0) throw Error(Status::error, "cannot create " + m.tmp.string() + ": " + std::strerror(errno));
+}
+
+ModelFileWriter::~ModelFileWriter() {
+  if (!impl_) return;
+  if (impl_->fd >= 0) ::close(impl_->fd);
+  if (!impl_->committed) ::unlink(impl_->tmp.c_str());
+}
+
+void ModelFileWriter::write(const std::string& name, const at::Tensor& tensor) {
+  auto& m = *impl_;
+  auto it = m.index.find(name);
+  if (it == m.index.end()) throw Error(Status::error, "tensor '" + name + "' was not declared");
+  const size_t i = it->second;
+  const Blob& b = m.blobs[i];
+  if (m.written[i]) throw Error(Status::error, "tensor '" + name + "' written twice");
+  at::Tensor t = tensor.detach().to(at::kCPU).contiguous();
+  if (safetensors_dtype(t.scalar_type()) != b.dtype || t.sizes().vec() != b.shape)
+    throw Error(Status::error, "tensor '" + name + "' differs from its declared dtype or shape");
+  if (b.size > 0) m.write_at(m.data_start + m.offsets[i], t.data_ptr(), b.size);
+  m.written[i] = true;
+}
+
+std::string ModelFileWriter::commit() {
+  auto& m = *impl_;
+  for (size_t i = 0; i < m.blobs.size(); ++i)
+    if (!m.written[i]) throw Error(Status::error, "tensor '" + m.blobs[i].name + "' was never written");
+  std::vector<uint8_t> buffer;
+  const BlobFeeder read_back = [&](const Blob& b, Sha256& h) {
+    const uint64_t start = m.data_start + m.offsets[static_cast<size_t>(&b - m.blobs.data())];
+    for (uint64_t done = 0; done < b.size; done += kSliceBytes) {
+      const auto n = static_cast<size_t>(std::min(kSliceBytes, b.size - done));
+      buffer.resize(n);
+      m.read_at(start + done, buffer.data(), n);
+      h.update(buffer.data(), n);
+    }
+  };
+  std::vector<const Blob*> refs;
+  for (const auto& b : m.blobs) refs.push_back(&b);
+  const std::string hash = hash_blobs(refs, m.manifest, read_back);
+  const std::string text = m.header(hash);
+  if (text.size() != m.header_size) throw Error(Status::error, "model header changed size");
+  m.write_header(text);
+  if (::close(m.fd) != 0) {
+    m.fd = -1;
+    throw Error(Status::error, "cannot write " + m.tmp.string() + ": " + std::strerror(errno));
+  }
+  m.fd = -1;
+  commit_temp_file(m.tmp, m.path);
+  m.committed = true;
+  return hash;
+}
+
 std::string write_model_file(const std::filesystem::path& path, const StateDict& state,
                              const nlohmann::json& manifest, const WriteOptions& options) {
   StoredTensors stored = stored_form(state, options.float16);
-  std::vector<const Blob*> refs;
-  for (const auto& b : stored.blobs) refs.push_back(&b);
-  nlohmann::json final_manifest = without_hash(manifest);
-  const std::string hash = hash_blobs(refs, final_manifest);
-  final_manifest["hash"] = hash;
-
-  // Larger elements first keeps every tensor aligned to its element size.
-  std::vector<size_t> order(stored.blobs.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return stored.tensors[a].element_size() > stored.tensors[b].element_size();
-  });
-
-  nlohmann::ordered_json header;
-  header["__metadata__"] = {{kManifestKey, dump(final_manifest)}};
-  uint64_t offset = 0;
-  for (size_t i : order) {
-    const Blob& b = stored.blobs[i];
-    header[b.name] = {{"dtype", b.dtype}, {"shape", b.shape}, {"data_offsets", {offset, offset + b.size}}};
-    offset += b.size;
-  }
-  std::string header_text;
-  try {
-    header_text = header.dump();
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(Status::error, std::string("cannot serialise model header: ") + e.what());
-  }
-  header_text.append((8 - header_text.size() % 8) % 8, ' ');  // the data buffer starts 8-byte aligned
-
-  const auto tmp = temp_path_for(path);
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw Error(Status::error, "cannot create " + tmp.string() + ": " + std::strerror(errno));
-  uint8_t length[8];
-  for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(uint64_t{header_text.size()} >> (8 * i));
-  bool ok = std::fwrite(length, 1, 8, f) == 8 &&
-            std::fwrite(header_text.data(), 1, header_text.size(), f) == header_text.size();
-  for (size_t i : order) {
-    if (!ok) break;
-    const Blob& b = stored.blobs[i];
-    ok = b.size == 0 || std::fwrite(b.data, 1, b.size, f) == b.size;
-  }
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    int err = errno;
-    std::remove(tmp.c_str());
-    throw Error(Status::error, "cannot write " + tmp.string() + ": " + std::strerror(err));
-  }
-  commit_temp_file(tmp, path);
-  return hash;
+  std::vector<ModelFileWriter::Spec> specs;
+  for (size_t i = 0; i < stored.blobs.size(); ++i)
+    specs.push_back({stored.blobs[i].name, stored.tensors[i].scalar_type(), stored.blobs[i].shape});
+  ModelFileWriter writer(path, specs, manifest);
+  for (size_t i = 0; i < stored.blobs.size(); ++i) writer.write(stored.blobs[i].name, stored.tensors[i]);
+  return writer.commit();
 }
 
 ModelFile read_model_file(const std::filesystem::path& path, const ReadOptions& options) {

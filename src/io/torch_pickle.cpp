@@ -144,15 +144,15 @@ bool valid_utf8(std::string_view s) {
 
 class Unpickler {
  public:
-  Unpickler(std::string_view data, const StorageLoader& loader) : data_(data), loader_(loader) {}
+  explicit Unpickler(std::string_view data) : data_(data) {}
 
-  std::vector<std::pair<std::string, at::Tensor>> run() {
+  std::vector<TensorRecord> run() {
     Value root = parse();
     root = unwrap(root);
     if (root.kind != Kind::dict)
       fail(std::string("checkpoint top level holds a value of type ") + kind_name(root.kind) +
            ", not a dict of tensors");
-    std::vector<std::pair<std::string, at::Tensor>> out;
+    std::vector<TensorRecord> out;
     const auto& items = dicts_[root.ref];
     out.reserve(items.size());
     for (const auto& [k, v] : items) {
@@ -161,7 +161,10 @@ class Unpickler {
       const std::string& name = strings_[k.ref];
       if (v.kind != Kind::tensor)
         fail("checkpoint entry '" + name + "' holds a value of type " + kind_name(v.kind) + ", not a tensor");
-      out.emplace_back(name, materialize(tensors_[v.ref]));
+      const TensorSpec& t = tensors_[v.ref];
+      const StorageSpec& storage = storages_[t.storage];
+      out.push_back(
+          TensorRecord{name, storage.key, storage.dtype, storage.numel, t.offset, t.sizes, t.strides});
     }
     return out;
   }
@@ -617,16 +620,8 @@ class Unpickler {
     return root;
   }
 
-  at::Tensor materialize(const TensorSpec& t) {
-    auto& cached = loaded_[t.storage];
-    const StorageSpec& spec = storages_[t.storage];
-    if (!cached.has_value()) cached = loader_(spec.key, spec.dtype, spec.numel);
-    return at::empty({0}, at::TensorOptions().dtype(spec.dtype)).set_(*cached, t.offset, t.sizes, t.strides);
-  }
-
   std::string_view data_;
   size_t pos_ = 0;
-  const StorageLoader& loader_;
   std::vector<Value> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, Value> memo_;
@@ -636,7 +631,6 @@ class Unpickler {
   std::vector<StorageSpec> storages_;
   std::vector<TensorSpec> tensors_;
   std::unordered_map<std::string, uint32_t> storage_by_key_;
-  std::unordered_map<uint32_t, std::optional<c10::Storage>> loaded_;
 };
 
 }  // namespace
@@ -645,10 +639,30 @@ size_t element_size(at::ScalarType dtype) {
   return c10::elementSize(dtype);
 }
 
+std::vector<TensorRecord> unpickle_tensor_records(std::string_view pickle) {
+  Unpickler unpickler(pickle);
+  return unpickler.run();
+}
+
+at::Tensor tensor_from_record(const TensorRecord& record, const c10::Storage& storage) {
+  return at::empty({0}, at::TensorOptions().dtype(record.dtype))
+      .set_(storage, record.offset, record.sizes, record.strides);
+}
+
 std::vector<std::pair<std::string, at::Tensor>> unpickle_tensor_dict(std::string_view pickle,
                                                                      const StorageLoader& load_storage) {
-  Unpickler unpickler(pickle, load_storage);
-  return unpickler.run();
+  std::unordered_map<std::string, c10::Storage> loaded;  // tensors that share a storage share it here too
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& record : unpickle_tensor_records(pickle)) {
+    auto it = loaded.find(record.storage_key);
+    if (it == loaded.end())
+      it = loaded
+               .emplace(record.storage_key,
+                        load_storage(record.storage_key, record.dtype, record.storage_numel))
+               .first;
+    out.emplace_back(record.name, tensor_from_record(record, it->second));
+  }
+  return out;
 }
 
 }  // namespace dfscan::io::detail

@@ -20,6 +20,25 @@ namespace dfscan::io::detail {
 using StorageLoader =
     std::function<c10::Storage(const std::string& key, at::ScalarType dtype, int64_t numel)>;
 
+// One entry of the top-level dict as the pickle describes it; its bytes stay in record data/<storage_key>.
+// The view (offset, sizes, strides) has been checked to lie inside the storage's storage_numel elements.
+struct TensorRecord {
+  std::string name;
+  std::string storage_key;
+  at::ScalarType dtype;
+  int64_t storage_numel;
+  int64_t offset;
+  std::vector<int64_t> sizes;
+  std::vector<int64_t> strides;
+};
+
+// Unpickles `pickle` (after unwrapping {"state_dict": ...} or {"model": ...}) without reading any
+// storage. Throws dfscan::Error.
+std::vector<TensorRecord> unpickle_tensor_records(std::string_view pickle);
+
+// The record's view over `storage` (which must hold the record's storage).
+at::Tensor tensor_from_record(const TensorRecord& record, const c10::Storage& storage);
+
 // Unpickles `pickle` and returns the (name, tensor) entries of its top-level dict, after unwrapping
 // {"state_dict": ...} or {"model": ...}. Storages are loaded on demand, once each, so tensors that are not
 // returned (an optimizer's state next to "state_dict") are never read. Throws dfscan::Error.
