@@ -10,6 +10,7 @@
 #include <optional>
 #include <sstream>
 #include <system_error>
+#include <unordered_set>
 
 #include "data/benchmark_common.hpp"
 #include "dfscan/status.hpp"
@@ -143,7 +144,7 @@ BenchmarkDataset open_asvspoof2021(const fs::path& root, const BenchmarkOptions&
   size_t line_no = 0;
   size_t columns = 0;
   std::string T;
-  std::map<std::string, bool> named;
+  std::unordered_set<std::string> named;
   while (std::getline(in, line)) {
     ++line_no;
     const auto f = split_whitespace(line);
@@ -165,7 +166,7 @@ BenchmarkDataset open_asvspoof2021(const fs::path& root, const BenchmarkOptions&
     if (f[7] != "eval" && f[7] != "progress" && f[7] != "hidden")
       throw Error(Status::error,
                   at_line(keys, line_no) + "subset '" + f[7] + "' is not eval, progress or hidden");
-    named[f[1]] = true;
+    named.insert(f[1]);
     if (subset != "all" && f[7] != subset) continue;
     Groups g{{"source", "asvspoof2021" + lower(T)}, {"attack", label == 0 ? "bonafide" : f[4]}};
     if (T == "LA") {

@@ -4,9 +4,11 @@
 #include <cstddef>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "dfscan/benchmarks.hpp"
@@ -39,8 +41,10 @@ class LayoutCollector {
 
   // A sample the manifest names. Samples outside options.split are remembered (so they are not
   // reported as extra) but neither counted nor returned. `present` skips the disk check, for
+  // files the adapter has already enumerated (true) or indexed without finding (false).
   // members the adapter has already enumerated.
-  void expect(const std::string& rel, int label, Split split, Groups groups, bool present = false);
+  void expect(const std::string& rel, int label, Split split, Groups groups,
+              std::optional<bool> present = std::nullopt);
   // Every regular file below ROOT/dir_rel that no expect() named counts as extra.
   void check_extras(const std::string& dir_rel, const std::vector<std::string>& extensions = {});
   void extra(const std::string& rel);
@@ -55,7 +59,7 @@ class LayoutCollector {
   std::string benchmark_;
   std::filesystem::path root_;
   BenchmarkOptions options_;
-  std::set<std::string> named_;
+  std::unordered_set<std::string> named_;
   std::vector<Sample> samples_;
   LayoutReport report_;
 };

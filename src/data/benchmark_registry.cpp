@@ -134,7 +134,8 @@ std::string join_examples(const std::vector<std::string>& examples, size_t total
 LayoutCollector::LayoutCollector(std::string benchmark, fs::path root, const BenchmarkOptions& options)
     : benchmark_(std::move(benchmark)), root_(std::move(root)), options_(options) {}
 
-void LayoutCollector::expect(const std::string& rel, int label, Split split, Groups groups, bool present) {
+void LayoutCollector::expect(const std::string& rel, int label, Split split, Groups groups,
+                             std::optional<bool> present) {
   named_.insert(rel);
   if (options_.split && *options_.split != split) return;
   ++report_.expected;
@@ -148,7 +149,7 @@ void LayoutCollector::expect(const std::string& rel, int label, Split split, Gro
     std::error_code ec;
     present = fs::exists(on_disk, ec);
   }
-  if (present) {
+  if (*present) {
     ++report_.found;
   } else {
     ++report_.missing_count;
