@@ -22,17 +22,23 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>
 say "compile probe"
 start=$(date +%s)
 probe_rc=0
-timeout 60 g++ -std=c++17 -fsyntax-only -I include -I src -I "$BUILD/include" \
-  $($PY - <<'PYEOF'
+# The probe compiles the files that hold the LibTorch-generation differences (autocast, CUDA graphs,
+# CUDA events) with the CUDA code on, before the long build spends minutes finding the same error.
+PROBE_INC=$(mktemp -d)
+mkdir -p "$PROBE_INC/dfscan"
+sed -e 's/#cmakedefine01 \(DFSCAN_TORCH_CUDA\)/#define \1 1/' -e 's/#cmakedefine01 \(.*\)/#define \1 0/' \
+  -e 's/@[A-Z_]*@/probe/g' include/dfscan/config.hpp.in >"$PROBE_INC/dfscan/config.hpp"
+PROBE_FLAGS="-std=c++17 -fsyntax-only -I include -I src -I $PROBE_INC $($PY - <<'PYEOF'
 import torch.utils.cpp_extension as c
-print(" ".join("-isystem " + p for p in c.include_paths()))
+print(" ".join("-isystem " + p for p in c.include_paths(cuda=True)))
 PYEOF
-) -D_GLIBCXX_USE_CXX11_ABI=$($PY -c 'import torch;print(int(torch._C._GLIBCXX_USE_CXX11_ABI))') \
-  -x c++ - <<'CPP' >>"$LOG" 2>&1 || probe_rc=$?
-#include <torch/torch.h>
-#include "dfscan/runtime.hpp"
-int main() { return torch::cuda::is_available() ? 0 : 1; }
-CPP
+) -isystem /usr/local/cuda/include -D_GLIBCXX_USE_CXX11_ABI=$($PY -c 'import torch;print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')"
+pids=()
+for f in src/train/amp.cpp src/train/bench.cpp; do
+  timeout 60 g++ $PROBE_FLAGS "$f" >>"$LOG" 2>&1 &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid" || probe_rc=$?; done
 say "compile probe rc=$probe_rc in $(( $(date +%s) - start ))s"
 
 say "configure"
@@ -54,5 +60,30 @@ if [ $build_rc -eq 0 ]; then
   test_rc=$?
   grep -E "\[parity\]|\[gpu\]|tests passed|tests failed|Failed|SKIPPED" "$LOGDIR/ctest-gpu.log" | tee -a "$LOG"
 fi
-say "summary: probe=$probe_rc configure=$cfg_rc build=$build_rc ctest=$test_rc"
+bench_rc=skipped
+BIN=$BUILD/apps/dfscan/dfscan
+if [ $build_rc -eq 0 ] && [ -x "$BIN" ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
+  # The anchors' settings (research/gpu-anchors.md): fp32 plain, bf16 autocast with channels_last,
+  # training bf16 + channels_last at batch 64; batch 1 also with CUDA graphs (dfscan only).
+  say "bench: dfscan vs PyTorch eager, same card"
+  DF=$LOGDIR/bench-dfscan.jsonl PYJ=$LOGDIR/bench-python.jsonl
+  : >"$DF"; : >"$PYJ"
+  bench_rc=0
+  for model in ${BENCH_MODELS:-genconvit-ed npr genconvit-vae}; do
+    common="--device cuda --warmup 5 --iters 20 --repeats 5"
+    "$BIN" bench --arch "$model" --arch-config official $common -b 1,32,256 --dtype fp32 -f jsonl >>"$DF" 2>>"$LOG" || bench_rc=$?
+    "$BIN" bench --arch "$model" --arch-config official $common -b 1,32,256 --dtype bf16 --channels-last -f jsonl >>"$DF" 2>>"$LOG" || bench_rc=$?
+    "$BIN" bench --arch "$model" --arch-config official $common -b 1 --dtype fp32,bf16 --cuda-graphs on -f jsonl >>"$DF" 2>>"$LOG" || bench_rc=$?
+    $PY scripts/bench-reference.py --model "$model" $common -b 1,32,256 --dtype fp32 >>"$PYJ" 2>>"$LOG" || bench_rc=$?
+    $PY scripts/bench-reference.py --model "$model" $common -b 1,32,256 --dtype bf16 --channels-last >>"$PYJ" 2>>"$LOG" || bench_rc=$?
+    if [ "$model" != genconvit-vae ]; then
+      "$BIN" bench --arch "$model" --arch-config official $common -b 64 --dtype bf16 --channels-last --mode train -f jsonl >>"$DF" 2>>"$LOG" || bench_rc=$?
+      $PY scripts/bench-reference.py --model "$model" $common -b 64 --dtype bf16 --channels-last --mode train >>"$PYJ" 2>>"$LOG" || bench_rc=$?
+    fi
+  done
+fi
+say "summary: probe=$probe_rc configure=$cfg_rc build=$build_rc ctest=$test_rc bench=$bench_rc"
 if [ $build_rc -ne 0 ]; then grep -E "error|Error" "$LOG" | head -40; fi
+if [ "$bench_rc" != skipped ]; then
+  $PY scripts/bench-compare.py "$LOGDIR/bench-dfscan.jsonl" "$LOGDIR/bench-python.jsonl" | tee -a "$LOG"
+fi

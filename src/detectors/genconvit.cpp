@@ -56,6 +56,11 @@ nlohmann::json to_json(const nn::GenConViTConfig& c) {
           {"latent_dims", c.latent_dims},           {"num_classes", c.num_classes}};
 }
 nn::GenConViTConfig genconvit_from(const nlohmann::json& j) {
+  // "official" names the published size, so a full-size network needs no hand-written config.
+  if (j.is_string()) {
+    if (j.get<std::string>() == "official") return nn::GenConViTConfig::official();
+    throw Error(Status::error, "unknown GenConViT preset '" + j.get<std::string>() + "' (official)");
+  }
   nn::GenConViTConfig c;
   c.backbone = convnext_from(j.at("backbone"));
   c.embedder = swin_from(j.at("embedder"));

@@ -16,6 +16,11 @@ const nlohmann::json kImageNetStd = {0.229, 0.224, 0.225};
 
 nn::NprConfig config_from(const nlohmann::json& j) {
   nn::NprConfig c;
+  // "official" names the published size (the defaults), as for the other architectures.
+  if (j.is_string()) {
+    if (j.get<std::string>() == "official") return c;
+    throw Error(Status::error, "unknown NPR preset '" + j.get<std::string>() + "' (official)");
+  }
   if (j.contains("layers")) c.layers = j["layers"].get<std::vector<int64_t>>();
   c.num_classes = j.value("num_classes", c.num_classes);
   return c;

@@ -1,0 +1,124 @@
+// `dfscan bench -m MODEL | --arch ARCH`: inference and training throughput on synthetic tensors.
+// Rows go to stdout as they are measured (text table, JSON array or JSON Lines).
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "command.hpp"
+#include "config_file.hpp"
+#include "dfscan/bench.hpp"
+#include "dfscan/runtime.hpp"
+#include "dfscan/status.hpp"
+#include "exit_codes.hpp"
+
+namespace dfscan::cli {
+namespace {
+
+struct BenchCliOptions {
+  bench::BenchOptions bench;
+  std::string arch_config;
+  std::string graphs = "off";  // off | on | both
+  std::string format = "text";
+  int threads = 0;
+};
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+void print_text_row(const bench::BenchRow& r) {
+  char line[256];
+  std::snprintf(
+      line, sizeof line, "%-24s %-5s %-5s %6lld %5s %5s %12s %9s %9s %9s  %s", r.model.c_str(),
+      r.mode.c_str(), r.dtype.c_str(), static_cast<long long>(r.batch), r.channels_last ? "yes" : "no",
+      r.cuda_graph ? "yes" : "no", r.status == "ok" ? fixed(r.images_per_s, 1).c_str() : "-",
+      r.status == "ok" ? fixed(r.latency_ms_p50, 3).c_str() : "-",
+      r.status == "ok" ? fixed(r.latency_ms_p90, 3).c_str() : "-",
+      r.status == "ok" ? fixed(r.latency_ms_p99, 3).c_str() : "-", r.status == "ok" ? "" : r.status.c_str());
+  std::cout << line << std::endl;
+}
+
+int run_bench(BenchCliOptions& o) {
+  if (!o.arch_config.empty()) {
+    // A preset name ("official") or JSON text.
+    try {
+      o.bench.arch_config = nlohmann::json::parse(o.arch_config);
+    } catch (const nlohmann::json::exception&) {
+      o.bench.arch_config = o.arch_config;
+    }
+  }
+  o.bench.cuda_graphs =
+      o.graphs == "both" ? std::vector<bool>{false, true} : std::vector<bool>{o.graphs == "on"};
+  configure_threads(o.threads);
+
+  const auto info = runtime_info();
+  nlohmann::json all = nlohmann::json::array();
+  if (o.format == "text") {
+    std::cout << "# torch " << info.torch_version << ", device " << o.bench.device << ", "
+              << intra_op_threads() << " threads; img/s = median of " << o.bench.repeats << " repeats of "
+              << o.bench.iters << " batches; latency per batch in ms\n";
+    char header[256];
+    std::snprintf(header, sizeof header, "%-24s %-5s %-5s %6s %5s %5s %12s %9s %9s %9s", "model", "mode",
+                  "dtype", "batch", "chlst", "graph", "img/s", "p50", "p90", "p99");
+    std::cout << header << std::endl;
+  }
+  bool any_failed = false;
+  bench::run(o.bench, [&](const bench::BenchRow& row) {
+    if (row.status.rfind("failed", 0) == 0) any_failed = true;
+    if (o.format == "text") {
+      print_text_row(row);
+    } else if (o.format == "jsonl") {
+      std::cout << bench::to_json(row).dump() << std::endl;
+    } else {
+      all.push_back(bench::to_json(row));
+    }
+  });
+  if (o.format == "json") std::cout << all.dump(2) << std::endl;
+  return any_failed ? kExitFailure : kExitOk;
+}
+
+std::function<int()> add_bench(CLI::App& root) {
+  auto o = std::make_shared<BenchCliOptions>();
+  auto& b = o->bench;
+  auto* sub = root.add_subcommand("bench",
+                                  "Measure a model's inference and training throughput on synthetic tensors");
+  auto* model = sub->add_option("-m,--model", b.model, "Model file or name");
+  auto* arch =
+      sub->add_option("--arch", b.arch, "Or an architecture, built untrained (see `dfscan models list`)");
+  model->excludes(arch);
+  sub->add_option("--arch-config", o->arch_config, "With --arch: a preset (official) or JSON config")
+      ->capture_default_str();
+  sub->add_option("-b,--batch", b.batch_sizes, "Batch sizes")->delimiter(',')->check(CLI::PositiveNumber);
+  sub->add_option("--dtype", b.dtypes, "Precisions: fp32, tf32, bf16, fp16 (bf16/fp16 autocast on CUDA)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16", "fp16"}));
+  sub->add_option("--mode", b.modes, "infer, train (one Adam step per batch), or both")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"infer", "train"}));
+  sub->add_option("--cuda-graphs", o->graphs, "Replay inference from a captured CUDA graph")
+      ->check(CLI::IsMember({"off", "on", "both"}))
+      ->capture_default_str();
+  sub->add_flag("--channels-last", b.channels_last, "Channels-last memory format for weights and inputs");
+  sub->add_option("--device", b.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  sub->add_option("--input-size", b.input_size, "Square input size (0: the model's)");
+  sub->add_option("--warmup", b.warmup, "Warm-up batches")->capture_default_str();
+  sub->add_option("--iters", b.iters, "Batches per repeat")->capture_default_str();
+  sub->add_option("--repeats", b.repeats, "Repeats; img/s is their median")->capture_default_str();
+  sub->add_option("--threads", o->threads, "LibTorch intra-op threads (0: all cores)");
+  sub->add_option("-f,--format", o->format, "text, json or jsonl")
+      ->check(CLI::IsMember({"text", "json", "jsonl"}))
+      ->capture_default_str();
+  attach_environment_and_config(*sub, "bench");
+  return [o] { return run_bench(*o); };
+}
+
+}  // namespace
+DFSCAN_COMMAND("bench", add_bench);
+}  // namespace dfscan::cli

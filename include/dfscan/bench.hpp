@@ -1,0 +1,53 @@
+#pragma once
+// `dfscan bench`: inference and training-step throughput of one network, on synthetic tensors, so
+// the figures measure the model path alone (no decoding). Timing: warm-up, then the median of
+// `repeats` runs of `iters` batches each; on CUDA with CUDA events, on the CPU with a steady clock.
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace dfscan::bench {
+
+struct BenchOptions {
+  std::string model;           // a model file or name; or, when empty,
+  std::string arch;            // an architecture built untrained from
+  nlohmann::json arch_config;  // a preset name (string; see `dfscan models list --arch`) or a config
+  std::vector<int64_t> batch_sizes{1, 32};
+  std::vector<std::string> dtypes{"fp32"};  // fp32 | tf32 | bf16 | fp16 (bf16/fp16: CUDA autocast)
+  std::vector<std::string> modes{"infer"};  // infer | train (one Adam step on random labels)
+  std::vector<bool> cuda_graphs{false};     // inference only; needs a CUDA build of LibTorch
+  bool channels_last = false;
+  std::string device = "auto";
+  int64_t input_size = 0;  // 0: the model's input size
+  int warmup = 3;
+  int iters = 10;  // batches per repeat
+  int repeats = 5;
+};
+
+struct BenchRow {
+  std::string model, mode, dtype, device;
+  int64_t batch = 0;
+  int64_t input_size = 0;
+  bool channels_last = false;
+  bool cuda_graph = false;
+  std::string status = "ok";  // "ok", or why this combination was skipped
+  double images_per_s = 0;    // median over repeats
+  double latency_ms_p50 = 0, latency_ms_p90 = 0, latency_ms_p99 = 0;  // per batch
+  std::vector<double> repeat_images_per_s;
+};
+
+// Runs every combination of batch size, dtype, mode and CUDA-graph setting; `on_row` sees each row
+// as soon as it is measured. Throws dfscan::Error when the model cannot be built or loaded.
+std::vector<BenchRow> run(const BenchOptions& options,
+                          const std::function<void(const BenchRow&)>& on_row = {});
+
+nlohmann::json to_json(const BenchRow& row);
+
+// The median of `values` (the mean of the middle two for an even count); 0 when empty.
+double median(std::vector<double> values);
+// The q-quantile (0..1) of `values` by linear interpolation between order statistics.
+double quantile(std::vector<double> values, double q);
+
+}  // namespace dfscan::bench

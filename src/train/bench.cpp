@@ -1,0 +1,314 @@
+// `dfscan bench`: throughput of the model path on synthetic tensors (see include/dfscan/bench.hpp).
+#include "dfscan/bench.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <optional>
+
+#include "detectors/architecture.hpp"
+#include "dfscan/checkpoint.hpp"
+#include "dfscan/config.hpp"
+#include "dfscan/detector.hpp"
+#include "dfscan/model_file.hpp"
+#include "dfscan/runtime.hpp"
+#include "dfscan/status.hpp"
+#include "dfscan/train.hpp"
+#include "train/amp.hpp"
+
+#if DFSCAN_TORCH_CUDA
+#include <ATen/autocast_mode.h>
+#include <ATen/cuda/CUDAEvent.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
+namespace dfscan::bench {
+namespace {
+
+using json = nlohmann::json;
+
+struct Network {
+  std::string label;
+  const detectors::Architecture* arch = nullptr;
+  std::shared_ptr<torch::nn::Module> net;
+  json manifest;
+  int64_t input_size = 224;
+  train::ScoreRule score;
+};
+
+Network build_network(const BenchOptions& o) {
+  Network n;
+  if (!o.model.empty()) {
+    const auto path = resolve_model(o.model);
+    auto file = io::read_model_file(path);
+    n.manifest = file.manifest;
+    n.arch = &detectors::find_architecture(n.manifest.at("arch").get<std::string>());
+    n.net = n.arch->build(n.manifest.value("config", json::object()));
+    io::load_into(*n.net, file.tensors, /*strict=*/true);
+    n.label = n.manifest.value("name", path.stem().string());
+  } else {
+    if (o.arch.empty()) throw Error(Status::error, "bench needs a model (-m) or an architecture (--arch)");
+    n.arch = &detectors::find_architecture(o.arch);
+    n.manifest = n.arch->defaults();
+    torch::manual_seed(0);
+    try {
+      n.net = n.arch->build(o.arch_config.is_null() ? json("official") : o.arch_config);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw Error(Status::error, "cannot build " + o.arch + " from its config: " + one_line(e.what()));
+    }
+    n.label =
+        o.arch + (o.arch_config.is_string() || o.arch_config.is_null()
+                      ? "/" + (o.arch_config.is_string() ? o.arch_config.get<std::string>() : "official")
+                      : "/custom");
+  }
+  n.input_size =
+      o.input_size > 0 ? o.input_size : n.manifest.value("input", json::object()).value("size", 224);
+  const auto score = n.manifest.value("score", json::object());
+  n.score.activation = score.value("activation", "sigmoid");
+  n.score.fake_index = score.value("fake_index", 0);
+  return n;
+}
+
+void set_channels_last(torch::nn::Module& net) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : net.parameters())
+    if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+}
+
+// TF32 is a matmul/convolution setting, not an autocast dtype: "fp32" turns it off explicitly so
+// that fp32 rows are true fp32 (PyTorch enables it for cuDNN convolutions by default).
+void set_tf32(bool on) {
+  at::globalContext().setAllowTF32CuBLAS(on);
+  at::globalContext().setAllowTF32CuDNN(on);
+}
+
+std::string autocast_precision(const std::string& dtype) {
+  if (dtype == "bf16" || dtype == "fp16") return dtype;
+  if (dtype == "fp32" || dtype == "tf32") return "fp32";
+  throw Error(Status::error, "unknown dtype '" + dtype + "' (fp32, tf32, bf16, fp16)");
+}
+
+// Measures `step` (one batch): per-batch latencies and one img/s figure per repeat.
+class Timer {
+ public:
+  explicit Timer(const c10::Device& device) : cuda_(device.is_cuda()) {}
+
+  template <typename Step>
+  void measure(const BenchOptions& o, int64_t batch, Step&& step, BenchRow& row) {
+    for (int i = 0; i < o.warmup; ++i) step();
+    synchronize();
+    std::vector<double> latencies;
+    for (int r = 0; r < o.repeats; ++r) {
+      std::vector<double> ms = time_batches(o.iters, step);
+      double total = 0;
+      for (double m : ms) total += m;
+      row.repeat_images_per_s.push_back(total > 0 ? 1000.0 * batch * o.iters / total : 0.0);
+      latencies.insert(latencies.end(), ms.begin(), ms.end());
+    }
+    row.images_per_s = median(row.repeat_images_per_s);
+    row.latency_ms_p50 = quantile(latencies, 0.50);
+    row.latency_ms_p90 = quantile(latencies, 0.90);
+    row.latency_ms_p99 = quantile(latencies, 0.99);
+  }
+
+ private:
+  void synchronize() const {
+    if (cuda_) torch::cuda::synchronize();
+  }
+
+  template <typename Step>
+  std::vector<double> time_batches(int iters, Step& step) {
+    std::vector<double> ms(static_cast<size_t>(iters), 0.0);
+#if DFSCAN_TORCH_CUDA
+    if (cuda_) {
+      // Events on the stream: back-to-back batches stay queued, as they would in a real pipeline.
+      std::vector<at::cuda::CUDAEvent> marks;
+      marks.reserve(static_cast<size_t>(iters) + 1);
+      for (int i = 0; i <= iters; ++i) marks.emplace_back(cudaEventDefault);
+      marks[0].record();
+      for (int i = 0; i < iters; ++i) {
+        step();
+        marks[static_cast<size_t>(i) + 1].record();
+      }
+      marks.back().synchronize();
+      for (int i = 0; i < iters; ++i)
+        ms[static_cast<size_t>(i)] =
+            marks[static_cast<size_t>(i)].elapsed_time(marks[static_cast<size_t>(i) + 1]);
+      return ms;
+    }
+#endif
+    for (int i = 0; i < iters; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      step();
+      synchronize();
+      ms[static_cast<size_t>(i)] =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    }
+    return ms;
+  }
+
+  bool cuda_;
+};
+
+at::Tensor random_input(int64_t batch, int64_t size, const c10::Device& device, bool channels_last) {
+  auto x = torch::randn({batch, 3, size, size}, torch::TensorOptions().device(device));
+  return channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+}
+
+void bench_inference(Network& n, const BenchOptions& o, const c10::Device& device, BenchRow& row) {
+  n.net->eval();
+  auto input = random_input(row.batch, n.input_size, device, o.channels_last);
+  const auto precision = autocast_precision(row.dtype);
+  train::check_precision(precision, device);
+  Timer timer(device);
+  c10::InferenceMode inference;
+  if (!row.cuda_graph) {
+    train::AutocastGuard autocast(precision);
+    timer.measure(
+        o, row.batch, [&] { (void)n.arch->forward(*n.net, input, n.manifest); }, row);
+    return;
+  }
+#if DFSCAN_TORCH_CUDA
+  // Capture once on a side stream after warm-up there (cuDNN picks its algorithms outside the
+  // capture), then replay: one launch per batch instead of hundreds.
+  train::AutocastGuard autocast(precision);
+  const bool cache = at::autocast::is_autocast_cache_enabled();
+  at::autocast::set_autocast_cache_enabled(false);  // cached casts must not outlive the capture
+  at::Tensor output;
+  at::cuda::CUDAGraph graph;
+  {
+    auto side = c10::cuda::getStreamFromPool();
+    side.wait_stream(c10::cuda::getCurrentCUDAStream());
+    c10::cuda::CUDAStreamGuard on_side(side);
+    for (int i = 0; i < 3; ++i) output = n.arch->forward(*n.net, input, n.manifest);
+    side.synchronize();
+    graph.capture_begin();
+    output = n.arch->forward(*n.net, input, n.manifest);
+    graph.capture_end();
+    side.synchronize();
+  }
+  at::autocast::set_autocast_cache_enabled(cache);
+  timer.measure(
+      o, row.batch, [&] { graph.replay(); }, row);
+#else
+  throw Error(Status::unsupported, "CUDA graphs need a CUDA build of LibTorch");
+#endif
+}
+
+void bench_training(Network& n, const BenchOptions& o, const c10::Device& device, BenchRow& row) {
+  n.net->train();
+  auto input = random_input(row.batch, n.input_size, device, o.channels_last);
+  auto labels = torch::randint(0, 2, {row.batch}, torch::TensorOptions().dtype(torch::kLong).device(device));
+  const auto precision = autocast_precision(row.dtype);
+  train::check_precision(precision, device);
+  torch::optim::Adam optimizer(n.net->parameters(), torch::optim::AdamOptions(1e-4));
+  Timer timer(device);
+  timer.measure(
+      o, row.batch,
+      [&] {
+        optimizer.zero_grad();
+        at::Tensor loss;
+        {
+          train::AutocastGuard autocast(precision);
+          auto out = n.arch->forward(*n.net, input, n.manifest);
+          loss = train::classification_loss(out.to(torch::kFloat), labels, n.score);
+        }
+        loss.backward();
+        optimizer.step();
+      },
+      row);
+}
+
+}  // namespace
+
+double median(std::vector<double> values) {
+  return quantile(std::move(values), 0.5);
+}
+
+double quantile(std::vector<double> values, double q) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  const double pos = std::clamp(q, 0.0, 1.0) * static_cast<double>(values.size() - 1);
+  const auto lo = static_cast<size_t>(std::floor(pos));
+  const auto hi = std::min(lo + 1, values.size() - 1);
+  return values[lo] + (pos - static_cast<double>(lo)) * (values[hi] - values[lo]);
+}
+
+std::vector<BenchRow> run(const BenchOptions& o, const std::function<void(const BenchRow&)>& on_row) {
+  if (o.iters < 1 || o.repeats < 1 || o.warmup < 0)
+    throw Error(Status::error, "bench needs --iters >= 1, --repeats >= 1 and --warmup >= 0");
+  for (const auto& mode : o.modes)
+    if (mode != "infer" && mode != "train")
+      throw Error(Status::error, "unknown bench mode '" + mode + "' (infer, train)");
+  for (const auto& dtype : o.dtypes) (void)autocast_precision(dtype);
+  for (const auto batch : o.batch_sizes)
+    if (batch < 1) throw Error(Status::error, "batch sizes must be >= 1");
+  const auto device = parse_device(o.device);
+  auto n = build_network(o);
+  n.net->to(device);
+  if (o.channels_last) set_channels_last(*n.net);
+  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+
+  std::vector<BenchRow> rows;
+  for (const auto& mode : o.modes) {
+    for (const auto& dtype : o.dtypes)
+      for (const bool graph : o.cuda_graphs)
+        for (const auto batch : o.batch_sizes) {
+          BenchRow row;
+          row.model = n.label;
+          row.mode = mode;
+          row.dtype = dtype;
+          row.device = device.str();
+          row.batch = batch;
+          row.input_size = n.input_size;
+          row.channels_last = o.channels_last;
+          row.cuda_graph = graph;
+          if (graph && (mode == "train" || !device.is_cuda())) {
+            row.status =
+                mode == "train" ? "skipped: CUDA graphs are for inference" : "skipped: CUDA graphs need CUDA";
+          } else {
+            set_tf32(dtype == "tf32");
+            try {
+              if (mode == "infer")
+                bench_inference(n, o, device, row);
+              else
+                bench_training(n, o, device, row);
+            } catch (const Error& e) {
+              // One unsupported combination (bf16 on a CPU) must not end the table.
+              row.status = std::string("skipped: ") + e.what();
+            } catch (const c10::Error& e) {
+              row.status = "failed: " + one_line(e.what());
+            }
+          }
+          if (on_row) on_row(row);
+          rows.push_back(std::move(row));
+        }
+  }
+  return rows;
+}
+
+json to_json(const BenchRow& r) {
+  json j = {{"model", r.model},
+            {"mode", r.mode},
+            {"dtype", r.dtype},
+            {"device", r.device},
+            {"batch", r.batch},
+            {"input_size", r.input_size},
+            {"channels_last", r.channels_last},
+            {"cuda_graph", r.cuda_graph},
+            {"status", r.status}};
+  if (r.status == "ok") {
+    j["images_per_s"] = r.images_per_s;
+    j["latency_ms"] = {{"p50", r.latency_ms_p50}, {"p90", r.latency_ms_p90}, {"p99", r.latency_ms_p99}};
+    j["repeat_images_per_s"] = r.repeat_images_per_s;
+  }
+  return j;
+}
+
+}  // namespace dfscan::bench

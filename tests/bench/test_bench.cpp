@@ -1,0 +1,86 @@
+// dfscan bench: the statistics it reports, and one real run on the CPU. No timing is asserted: the
+// figures themselves belong to benchmark runs, not to tests.
+#include <gtest/gtest.h>
+
+#include "dfscan/bench.hpp"
+#include "dfscan/status.hpp"
+
+namespace {
+
+using dfscan::bench::BenchOptions;
+
+TEST(BenchStatistics, MedianAndQuantilesInterpolateLikeNumpy) {
+  EXPECT_DOUBLE_EQ(dfscan::bench::median({3, 1, 2}), 2.0);
+  EXPECT_DOUBLE_EQ(dfscan::bench::median({4, 1, 3, 2}), 2.5);
+  EXPECT_DOUBLE_EQ(dfscan::bench::median({}), 0.0);
+  // numpy.quantile([1, 2, 3, 4, 10], [0.9, 0.99]) == [7.6, 9.76]
+  EXPECT_NEAR(dfscan::bench::quantile({10, 1, 2, 3, 4}, 0.9), 7.6, 1e-12);
+  EXPECT_NEAR(dfscan::bench::quantile({10, 1, 2, 3, 4}, 0.99), 9.76, 1e-12);
+  EXPECT_DOUBLE_EQ(dfscan::bench::quantile({5}, 0.99), 5.0);
+}
+
+BenchOptions tiny_npr() {
+  BenchOptions o;
+  o.arch = "npr";
+  o.arch_config = {{"layers", {1, 1}}};
+  o.device = "cpu";
+  o.input_size = 32;
+  o.batch_sizes = {1, 2};
+  o.warmup = 1;
+  o.iters = 2;
+  o.repeats = 3;
+  return o;
+}
+
+TEST(Bench, MeasuresInferenceAndTrainingOnTheCpu) {
+  auto o = tiny_npr();
+  o.modes = {"infer", "train"};
+  int seen = 0;
+  const auto rows = dfscan::bench::run(o, [&](const dfscan::bench::BenchRow&) { ++seen; });
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(seen, 4);
+  for (const auto& r : rows) {
+    EXPECT_EQ(r.status, "ok") << r.mode << " batch " << r.batch;
+    EXPECT_EQ(r.device, "cpu");
+    EXPECT_EQ(r.input_size, 32);
+    ASSERT_EQ(r.repeat_images_per_s.size(), 3u);
+    EXPECT_GT(r.images_per_s, 0.0);
+    EXPECT_LE(r.latency_ms_p50, r.latency_ms_p90);
+    EXPECT_LE(r.latency_ms_p90, r.latency_ms_p99);
+    const auto j = dfscan::bench::to_json(r);
+    EXPECT_TRUE(j.contains("images_per_s"));
+    EXPECT_EQ(j["latency_ms"].size(), 3u);
+  }
+  EXPECT_EQ(rows[0].mode, "infer");
+  EXPECT_EQ(rows[3].mode, "train");
+}
+
+TEST(Bench, UnsupportedCombinationsAreSkippedWithAReasonNotDropped) {
+  auto o = tiny_npr();
+  o.batch_sizes = {1};
+  o.dtypes = {"fp32", "bf16"};
+  o.cuda_graphs = {false, true};
+  const auto rows = dfscan::bench::run(o);
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0].status, "ok");
+  EXPECT_NE(rows[1].status.find("CUDA"), std::string::npos) << rows[1].status;         // graph on the CPU
+  EXPECT_NE(rows[2].status.rfind("skipped", 0), std::string::npos) << rows[2].status;  // bf16 on the CPU
+  EXPECT_FALSE(dfscan::bench::to_json(rows[2]).contains("images_per_s"));
+}
+
+TEST(Bench, RejectsBadOptionsBeforeRunning) {
+  auto o = tiny_npr();
+  o.dtypes = {"int8"};
+  EXPECT_THROW(dfscan::bench::run(o), dfscan::Error);
+  o = tiny_npr();
+  o.modes = {"serve"};
+  EXPECT_THROW(dfscan::bench::run(o), dfscan::Error);
+  o = tiny_npr();
+  o.arch.clear();
+  EXPECT_THROW(dfscan::bench::run(o), dfscan::Error);
+  o = tiny_npr();
+  o.arch_config = "huge";
+  EXPECT_THROW(dfscan::bench::run(o), dfscan::Error);
+}
+
+}  // namespace
