@@ -23,7 +23,8 @@ struct TrainCliOptions {
   std::string output;
   std::string checkpoint_dir;
   std::string log_path;
-  std::string augment = "none";  // none | default
+  std::string augment = "none";  // none | default | a list (train::parse_augment_spec)
+  int jpeg_quality_min = train::AugmentOptions{}.jpeg_quality_min;
   int threads = 0;
   bool no_progress = false;
 };
@@ -58,7 +59,13 @@ int run_train(TrainCliOptions& o) {
                                               : std::filesystem::path(o.checkpoint_dir);
   if (!o.log_path.empty()) t.log_path = o.log_path;
   t.progress = !o.no_progress;
-  t.augment.enabled = o.augment == "default";
+  try {
+    t.augment = train::parse_augment_spec(o.augment);
+  } catch (const Error& e) {
+    std::cerr << "dfscan train: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  t.augment.jpeg_quality_min = o.jpeg_quality_min;
   configure_threads(o.threads);
 
   const auto result = train::train_model(r);
@@ -127,8 +134,13 @@ std::function<int()> add_train(CLI::App& root) {
       ->capture_default_str();
   sub->add_option("--input-size", t.input_size,
                   "Train and validate at this square input size (0: the model's)");
-  sub->add_option("--augment", o->augment, "Training augmentations: none, or the default set")
-      ->check(CLI::IsMember({"none", "default"}))
+  sub->add_option("--augment", o->augment,
+                  "Training augmentations: none; default (flip, crop, blur, noise, color, downscale); or a "
+                  "list such as default,jpeg or flip,jpeg=0.3,-crop (jpeg: media builds only)")
+      ->capture_default_str();
+  sub->add_option("--jpeg-quality-min", o->jpeg_quality_min,
+                  "JPEG augmentation: lowest quality drawn (up to 95)")
+      ->check(CLI::Range(1, 95))
       ->capture_default_str();
   sub->add_option("--checkpoint-dir", o->checkpoint_dir, "Per-epoch checkpoints (default: OUTPUT.ckpt/)");
   sub->add_flag("--resume", t.resume, "Continue from the newest checkpoint in the checkpoint folder");

@@ -42,6 +42,12 @@ struct AugmentOptions {
   double downscale = 0.2;  // down-then-up scaling by a factor in [0.25, 0.9]
 };
 
+// `--augment SPEC`: "none"; "default" (the probabilities above, JPEG off); or a comma list such as
+// "default,jpeg" or "flip,jpeg=0.3,noise": NAME alone takes its default probability (jpeg 0.5),
+// NAME=P sets it, -NAME drops it; a list starts from nothing unless it names "default". Names:
+// flip, crop, jpeg, blur, noise, color, downscale. Throws dfscan::Error on anything else.
+AugmentOptions parse_augment_spec(const std::string& spec);
+
 struct TrainOptions {
   int epochs = 10;
   int64_t batch_size = 32;

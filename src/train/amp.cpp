@@ -23,6 +23,13 @@ bool autocast_enabled() {
   return at::autocast::is_enabled();
 #endif
 }
+at::ScalarType autocast_dtype() {
+#if DFSCAN_AUTOCAST_GENERIC
+  return at::autocast::get_autocast_dtype(at::kCUDA);
+#else
+  return at::autocast::get_autocast_gpu_dtype();
+#endif
+}
 void set_autocast(bool on, at::ScalarType dtype) {
 #if DFSCAN_AUTOCAST_GENERIC
   at::autocast::set_autocast_dtype(at::kCUDA, dtype);
@@ -54,6 +61,7 @@ void check_precision(const std::string& precision, const c10::Device& device) {
 AutocastGuard::AutocastGuard(const std::string& precision) {
   if (precision == "fp32") return;
   previous_ = autocast_enabled();
+  previous_dtype_ = autocast_dtype();
   set_autocast(true, precision == "bf16" ? at::kBFloat16 : at::kHalf);
   at::autocast::increment_nesting();
   active_ = true;
@@ -62,7 +70,7 @@ AutocastGuard::AutocastGuard(const std::string& precision) {
 AutocastGuard::~AutocastGuard() {
   if (!active_) return;
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  set_autocast(previous_, at::kHalf);
+  set_autocast(previous_, previous_dtype_);
 }
 
 bool LossScaler::unscale_and_check(const std::vector<at::Tensor>& params) {

@@ -25,6 +25,7 @@ class AutocastGuard {
  private:
   bool active_ = false;
   bool previous_ = false;
+  at::ScalarType previous_dtype_ = at::kHalf;  // restored on exit, so guards nest
 };
 
 // Dynamic loss scaling as torch.cuda.amp.GradScaler does it: scale the loss, skip steps whose

@@ -5,8 +5,18 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <vector>
 
+#include "dfscan/config.hpp"
 #include "dfscan/status.hpp"
+#if DFSCAN_WITH_MEDIA
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#endif
 
 namespace dfscan::train {
 namespace F = torch::nn::functional;
@@ -65,11 +75,110 @@ at::Tensor resize_square(const at::Tensor& chw, int64_t size) {
   return resize_to(chw, size, size);
 }
 
+bool jpeg_available() {
+  return DFSCAN_WITH_MEDIA != 0;
+}
+
+at::Tensor jpeg_recompress(const at::Tensor& chw, int quality) {
+#if DFSCAN_WITH_MEDIA
+  const auto hwc = chw.mul(255.0).round().clamp(0, 255).to(torch::kUInt8).permute({1, 2, 0}).contiguous();
+  const cv::Mat rgb(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3,
+                    hwc.data_ptr<uint8_t>());
+  cv::Mat bgr;
+  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);  // OpenCV's codecs expect BGR
+  std::vector<uchar> bytes;
+  if (!cv::imencode(".jpg", bgr, bytes, {cv::IMWRITE_JPEG_QUALITY, std::clamp(quality, 1, 100)}))
+    throw Error(Status::error, "JPEG augmentation: cannot encode the image");
+  const cv::Mat decoded = cv::imdecode(bytes, cv::IMREAD_COLOR);
+  if (decoded.empty() || decoded.rows != rgb.rows || decoded.cols != rgb.cols)
+    throw Error(Status::error, "JPEG augmentation: cannot decode the re-compressed image");
+  cv::Mat back;
+  cv::cvtColor(decoded, back, cv::COLOR_BGR2RGB);
+  auto out = torch::empty({back.rows, back.cols, 3}, torch::kUInt8);
+  for (int y = 0; y < back.rows; ++y)
+    std::memcpy(out.data_ptr<uint8_t>() + static_cast<int64_t>(y) * back.cols * 3, back.ptr<uint8_t>(y),
+                static_cast<size_t>(back.cols) * 3);
+  return out.permute({2, 0, 1}).to(torch::kFloat).div(255.0).contiguous();
+#else
+  (void)chw;
+  (void)quality;
+  throw Error(
+      Status::unsupported,
+      "JPEG re-compression augmentation needs the media build (DFSCAN_WITH_MEDIA=ON, OpenCV's codec)");
+#endif
+}
+
+nlohmann::json augment_to_json(const AugmentOptions& o) {
+  return {{"enabled", o.enabled},
+          {"flip", o.flip},
+          {"crop", o.crop},
+          {"crop_min_area", o.crop_min_area},
+          {"jpeg", o.jpeg},
+          {"jpeg_quality_min", o.jpeg_quality_min},
+          {"blur", o.blur},
+          {"noise", o.noise},
+          {"noise_sigma", o.noise_sigma},
+          {"color", o.color},
+          {"downscale", o.downscale}};
+}
+
+AugmentOptions parse_augment_spec(const std::string& spec) {
+  AugmentOptions out;
+  if (spec.empty() || spec == "none") return out;
+  const AugmentOptions defaults;
+  // The probability a name alone selects: its default, and 0.5 for those off by default.
+  const std::map<std::string, std::pair<double AugmentOptions::*, double>> names = {
+      {"flip", {&AugmentOptions::flip, defaults.flip}},
+      {"crop", {&AugmentOptions::crop, defaults.crop}},
+      {"jpeg", {&AugmentOptions::jpeg, 0.5}},
+      {"blur", {&AugmentOptions::blur, defaults.blur}},
+      {"noise", {&AugmentOptions::noise, defaults.noise}},
+      {"color", {&AugmentOptions::color, defaults.color}},
+      {"downscale", {&AugmentOptions::downscale, defaults.downscale}}};
+  auto known = [&] {
+    std::string list = "none, default";
+    for (const auto& [name, field] : names) list += ", " + name;
+    return list;
+  };
+  // A list starts from nothing; "default" brings in the default set.
+  out.enabled = true;
+  for (const auto& [name, field] : names) out.*(field.first) = 0.0;
+  std::stringstream items(spec);
+  std::string item;
+  while (std::getline(items, item, ',')) {
+    if (item.empty()) continue;
+    if (item == "default") {
+      for (const auto& [name, field] : names) out.*(field.first) = defaults.*(field.first);
+      continue;
+    }
+    const bool off = item[0] == '-';
+    std::string name = off ? item.substr(1) : item;
+    std::optional<double> p;
+    if (const auto eq = name.find('='); eq != std::string::npos) {
+      try {
+        size_t used = 0;
+        p = std::stod(name.substr(eq + 1), &used);
+        if (used != name.size() - eq - 1) throw std::invalid_argument("trailing text");
+      } catch (const std::exception&) {
+        throw Error(Status::error, "--augment: '" + item + "' needs a probability, as in jpeg=0.3");
+      }
+      if (!(*p >= 0.0 && *p <= 1.0))
+        throw Error(Status::error, "--augment: '" + item + "': probability not in [0, 1]");
+      name = name.substr(0, eq);
+    }
+    const auto it = names.find(name);
+    if (it == names.end() || (off && p))
+      throw Error(Status::error, "--augment: unknown item '" + item + "' (" + known() +
+                                     "; NAME=P sets a probability, -NAME drops it)");
+    out.*(it->second.first) = off ? 0.0 : p.value_or(it->second.second);
+  }
+  return out;
+}
+
 at::Tensor augment(const at::Tensor& rgb_hwc, const AugmentOptions& o, uint64_t seed) {
   auto img = rgb_hwc.permute({2, 0, 1}).to(torch::kFloat).div(255.0);
   if (!o.enabled) return img.contiguous();
-  if (o.jpeg > 0.0)
-    throw Error(Status::unsupported, "JPEG re-compression augmentation is not available in this build yet");
+  if (o.jpeg > 0.0 && !jpeg_available()) jpeg_recompress(img, 0);  // throws its clear message
   Draw draw(seed);
   const int64_t h = img.size(1), w = img.size(2);
 
@@ -113,6 +222,13 @@ at::Tensor augment(const at::Tensor& rgb_hwc, const AugmentOptions& o, uint64_t 
   const double noise_sigma = draw.uniform(0.0, o.noise_sigma / 255.0);
   if (do_noise)
     img = (img + noise_sigma * torch::randn(img.sizes(), draw.gen(), torch::kFloat)).clamp(0.0, 1.0);
+
+  // JPEG last, like a photo saved after editing; its draws come after every older one, so runs
+  // without it keep the random streams they had before it existed.
+  const bool do_jpeg = draw.chance(o.jpeg);
+  const int quality_min = std::clamp(o.jpeg_quality_min, 1, 95);
+  const int quality = std::min(95, quality_min + static_cast<int>(draw.uniform() * (96 - quality_min)));
+  if (do_jpeg) img = jpeg_recompress(img, quality);
   return img.contiguous();
 }
 

@@ -255,6 +255,9 @@ void check_options(const TrainOptions& o) {
   if (o.threshold != "eer" && o.threshold != "balanced-accuracy")
     throw Error(Status::error, "unknown threshold rule '" + o.threshold + "' (eer, balanced-accuracy)");
   if (o.resume && o.checkpoint_dir.empty()) throw Error(Status::error, "--resume needs a checkpoint folder");
+  if (o.augment.enabled && o.augment.jpeg > 0 && !jpeg_available())
+    throw Error(Status::unsupported,
+                "the jpeg augmentation needs the media build (DFSCAN_WITH_MEDIA=ON, OpenCV's JPEG codec)");
   (void)lr_at(o, 0, 0, 1);  // validates the schedule name
 }
 
@@ -271,7 +274,7 @@ json fingerprint(const TrainOptions& o, size_t n_train, size_t n_valid) {
           {"balance", o.balance},
           {"precision", o.precision},
           {"input_size", o.input_size},
-          {"augment", o.augment.enabled},
+          {"augment", o.augment.enabled ? augment_to_json(o.augment) : json(false)},
           {"clip", o.clip_grad_norm},
           {"n_train", n_train},
           {"n_valid", n_valid},

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../common/scoped_temp_dir.hpp"
 #include "scan_inputs.hpp"
 
 namespace fs = std::filesystem;
@@ -17,7 +18,7 @@ struct TempTree {
     for (auto rel : {"b.mp4", "a.jpg", "c.txt", "sub/d.mp4", "sub/deeper/e.wav"})
       std::ofstream(root / rel) << "x";
   }
-  ~TempTree() { fs::remove_all(root); }
+  ~TempTree() { dfscan::test::remove_tree(root); }
 };
 std::vector<std::string> keys(const std::vector<InputFile>& v) {
   std::vector<std::string> out;

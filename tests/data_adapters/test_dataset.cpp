@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../common/scoped_temp_dir.hpp"
 #include "dfscan/config.hpp"
 #include "dfscan/dataset.hpp"
 #include "dfscan/status.hpp"
@@ -20,10 +21,10 @@ struct TempDir {
   TempDir() {
     path = fs::temp_directory_path() / ("dfscan-data-test-" + std::to_string(::getpid()) + "-" +
                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path);
+    dfscan::test::remove_tree(path);
     fs::create_directories(path);
   }
-  ~TempDir() { fs::remove_all(path); }
+  ~TempDir() { dfscan::test::remove_tree(path); }
 };
 
 void touch(const fs::path& p, const std::string& content = "x") {

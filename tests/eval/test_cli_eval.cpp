@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "../common/scoped_temp_dir.hpp"
 #include "fixtures.hpp"
 
 namespace {
@@ -45,7 +46,7 @@ class EvalCli : public ::testing::Test {
     fs::create_directories(dir_);
   }
   void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
+    if (!dir_.empty()) dfscan::test::remove_tree(dir_);
   }
   Outcome dfscan(const std::string& args) {
     const auto out = dir_ / "stdout", err = dir_ / "stderr";

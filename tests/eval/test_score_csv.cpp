@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../common/scoped_temp_dir.hpp"
 #include "dfscan/metrics.hpp"
 #include "dfscan/status.hpp"
 #include "fixtures.hpp"
@@ -21,7 +22,7 @@ class ScoreCsv : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { dfscan::test::remove_tree(dir_); }
   std::string write(const std::string& name, const std::string& text) {
     const auto path = (dir_ / name).string();
     std::ofstream(path, std::ios::binary) << text;

@@ -11,6 +11,7 @@
 #include <random>
 #include <sstream>
 
+#include "../common/scoped_temp_dir.hpp"
 #include "dfscan/model_file.hpp"
 #include "dfscan/status.hpp"
 
@@ -33,7 +34,7 @@ class ModelFileTest : public ::testing::Test {
                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { dfscan::test::remove_tree(dir_); }
   fs::path path(const std::string& name) const { return dir_ / name; }
 
   fs::path dir_;

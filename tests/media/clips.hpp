@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "../common/scoped_temp_dir.hpp"
+
 namespace dfscan::test {
 
 namespace fs = std::filesystem;
@@ -162,10 +164,7 @@ class ClipDir {
     if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
     root_ = tmpl;
   }
-  ~ClipDir() {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
+  ~ClipDir() { dfscan::test::remove_tree(root_); }
   fs::path root_;
   std::map<std::string, std::string> made_;
 };

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "../common/scoped_temp_dir.hpp"
 #include "clips.hpp"
 #include "dfscan/detector.hpp"
 
@@ -43,7 +44,7 @@ struct Models {
     dfscan::import_checkpoint(kShared / "parity/genconvit_ed_atto/weights.pth", ed, o);
     ok = true;
   }
-  ~Models() { fs::remove_all(dir); }
+  ~Models() { dfscan::test::remove_tree(dir); }
   static Models& get() {
     static Models m;
     return m;

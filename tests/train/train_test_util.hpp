@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 
+#include "../common/scoped_temp_dir.hpp"
 #include "dfscan/dataset.hpp"
 #include "dfscan/train.hpp"
 
@@ -31,15 +32,16 @@ inline std::filesystem::path write_tiny_csv(const std::filesystem::path& dir) {
   return csv;
 }
 
+// Deletes itself through remove_tree: see scoped_temp_dir.hpp for why never remove_all.
 struct ScopedDir {
   std::filesystem::path path;
   explicit ScopedDir(const std::string& tag) {
     path =
         std::filesystem::temp_directory_path() / ("dfscan-train-" + tag + "-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(path);
+    remove_tree(path);
     std::filesystem::create_directories(path);
   }
-  ~ScopedDir() { std::filesystem::remove_all(path); }
+  ~ScopedDir() { remove_tree(path); }
 };
 
 inline train::TrainableModel tiny_model(uint64_t seed) {
