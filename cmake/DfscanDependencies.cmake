@@ -40,3 +40,48 @@ if(DFSCAN_BUILD_TESTS)
     message(FATAL_ERROR "dfscan: GoogleTest not found; install libgtest-dev or configure with -DDFSCAN_BUILD_TESTS=OFF")
   endif()
 endif()
+
+# c10d data-parallel training. The c10d headers ship with LibTorch; ProcessGroupGloo's also need
+# gloo's (Debian: libgloo-dev), and ProcessGroupNCCL's need nccl.h and a CUDA LibTorch. The option
+# defaults to ON when the headers and at least one backend are found.
+find_path(DFSCAN_C10D_INCLUDE_DIR torch/csrc/distributed/c10d/TCPStore.hpp HINTS ${TORCH_INCLUDE_DIRS})
+find_path(DFSCAN_GLOO_INCLUDE_DIR gloo/algorithm.h HINTS ${TORCH_INCLUDE_DIRS})
+set(_dfscan_nccl FALSE)
+if(TORCH_CUDA_LIBRARIES AND DFSCAN_C10D_INCLUDE_DIR
+   AND EXISTS ${DFSCAN_C10D_INCLUDE_DIR}/torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp)
+  find_path(DFSCAN_NCCL_INCLUDE_DIR nccl.h
+    HINTS ${TORCH_INCLUDE_DIRS} $ENV{NCCL_ROOT} $ENV{NCCL_HOME} $ENV{CUDA_HOME} ${CUDAToolkit_INCLUDE_DIRS}
+    PATH_SUFFIXES include)
+  if(DFSCAN_NCCL_INCLUDE_DIR)
+    set(_dfscan_nccl TRUE)
+  endif()
+endif()
+set(_dfscan_gloo FALSE)
+if(DFSCAN_C10D_INCLUDE_DIR AND DFSCAN_GLOO_INCLUDE_DIR)
+  set(_dfscan_gloo TRUE)
+endif()
+if(DFSCAN_C10D_INCLUDE_DIR AND (_dfscan_gloo OR _dfscan_nccl))
+  set(_dfscan_dist_default ON)
+else()
+  set(_dfscan_dist_default OFF)
+endif()
+option(DFSCAN_WITH_DISTRIBUTED "Build c10d data-parallel training (needs libgloo-dev on Debian)"
+  ${_dfscan_dist_default})
+if(DFSCAN_WITH_DISTRIBUTED)
+  if(NOT DFSCAN_C10D_INCLUDE_DIR OR NOT (_dfscan_gloo OR _dfscan_nccl))
+    message(FATAL_ERROR "dfscan: DFSCAN_WITH_DISTRIBUTED needs LibTorch's c10d headers and Gloo's "
+      "(apt-get install libgloo-dev) or NCCL's (set NCCL_ROOT); or configure with -DDFSCAN_WITH_DISTRIBUTED=OFF")
+  endif()
+  set(DFSCAN_WITH_GLOO ${_dfscan_gloo})
+  set(DFSCAN_WITH_NCCL ${_dfscan_nccl})
+  message(STATUS "dfscan: distributed training on (Gloo: ${DFSCAN_WITH_GLOO}, NCCL: ${DFSCAN_WITH_NCCL})")
+else()
+  set(DFSCAN_WITH_GLOO FALSE)
+  set(DFSCAN_WITH_NCCL FALSE)
+  if(NOT _dfscan_dist_default)
+    message(STATUS "dfscan: distributed training off (no c10d headers with Gloo or NCCL; "
+      "on Debian: apt-get install libgloo-dev)")
+  else()
+    message(STATUS "dfscan: distributed training off (DFSCAN_WITH_DISTRIBUTED=OFF)")
+  endif()
+endif()

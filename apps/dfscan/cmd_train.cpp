@@ -70,6 +70,7 @@ int run_train(TrainCliOptions& o) {
 
   const auto result = train::train_model(r);
   const auto& tr = result.train;
+  if (tr.rank != 0) return kExitOk;  // distributed: rank 0 reports for the job
   nlohmann::json summary = {{"output", o.output},
                             {"hash", result.hash},
                             {"epochs_run", tr.epochs_run},
@@ -146,6 +147,11 @@ std::function<int()> add_train(CLI::App& root) {
   sub->add_flag("--resume", t.resume, "Continue from the newest checkpoint in the checkpoint folder");
   sub->add_option("--log", o->log_path, "JSONL metrics log (one line per step and per epoch)");
   sub->add_flag("--no-progress", o->no_progress, "No progress line on stderr");
+  sub->add_option("--distributed", t.distributed,
+                  "auto: data-parallel when launched by torchrun, srun or scripts/launch-local.sh "
+                  "(--batch is the global batch); off: a single process")
+      ->check(CLI::IsMember({"auto", "off"}))
+      ->capture_default_str();
   attach_environment_and_config(*sub, "train");
   return [o] { return run_train(*o); };
 }

@@ -75,6 +75,9 @@ struct TrainOptions {
   bool resume = false;
   std::filesystem::path log_path;  // JSONL metrics log; empty: none
   bool progress = true;            // a progress line on stderr when it is a terminal
+  // auto: data-parallel over c10d when a launcher (torchrun, Slurm, scripts/launch-local.sh) set
+  // RANK/WORLD_SIZE or SLURM_*; batch_size stays the global batch, split evenly over the ranks. off: never.
+  std::string distributed = "auto";
 };
 
 // How the network's output becomes P(fake), and therefore which loss trains it.
@@ -107,6 +110,8 @@ struct TrainResult {
   nlohmann::json history;     // one object per epoch
   bool resumed = false;
   bool stopped_early = false;
+  int rank = 0;  // distributed: only rank 0 holds the selected weights and writes files
+  int world_size = 1;
 };
 
 // The seed of epoch `epoch`'s sampler permutation: torch.randperm(n, generator seeded with it).

@@ -106,6 +106,7 @@ TrainModelResult train_model(const TrainModelRequest& r) {
   const auto dataset = data::open_dataset(r.data_spec);
   TrainModelResult out;
   out.train = train(model, dataset, r.options);
+  if (out.train.rank != 0) return out;  // distributed: rank 0 alone writes the model file
 
   manifest.erase("hash");
   manifest["format"] = "dfscan.model/1";

@@ -18,6 +18,7 @@
 #include "dfscan/train.hpp"
 #include "train/amp.hpp"
 #include "train/augment.hpp"
+#include "train/distributed.hpp"
 #include "train/optim.hpp"
 #include "train/train_checkpoint.hpp"
 
@@ -364,7 +365,14 @@ void restore(torch::nn::Module& net, const std::vector<at::Tensor>& state) {
 
 TrainResult train(TrainableModel& model, const data::Dataset& dataset, const TrainOptions& o) {
   check_options(o);
-  const auto device = parse_device(o.device);
+  auto device = parse_device(o.device);
+  // Data parallel when a launcher says so: each rank trains on its slice of every global batch.
+  const auto dp = join_data_parallel(o.distributed, o.device, device);
+  const int rank = dp ? dp->rank() : 0, world = dp ? dp->world_size() : 1;
+  const bool writer = rank == 0;  // rank 0 alone validates and writes checkpoints and logs
+  if (o.batch_size % world != 0)
+    throw Error(Status::error, "--batch " + std::to_string(o.batch_size) + " does not split evenly over " +
+                                   std::to_string(world) + " ranks");
   check_precision(o.precision, device);
   const auto train_samples = dataset.split(data::Split::train);
   const auto valid_samples = dataset.split(data::Split::valid);
@@ -409,7 +417,7 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
   std::vector<at::Tensor> best_state;  // without: a copy in memory
   LossScaler scaler;
   std::optional<uintmax_t> log_keep;
-  if (!o.checkpoint_dir.empty()) {
+  if (!o.checkpoint_dir.empty() && writer) {
     fs::create_directories(o.checkpoint_dir);
     // A fresh run must not leave an older run's later epochs for a future --resume to pick up.
     if (!o.resume) clear_checkpoints(o.checkpoint_dir);
@@ -443,19 +451,33 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
     }
   }
   if (!result.resumed) torch::manual_seed(o.seed);
-  JsonlLog metrics_log(o.log_path, log_keep);
+  if (dp) {
+    // Every rank resumes from the same (shared) checkpoint folder or none starts from one.
+    const auto where = dp->broadcast_from_rank0(std::vector<int64_t>{start_epoch, step});
+    if (dp->average(where[0] != start_epoch || where[1] != step ? 1.0 : 0.0) > 0)
+      throw Error(Status::error,
+                  "ranks disagree on where to resume (rank 0: epoch " + std::to_string(where[0]) +
+                      "); --resume needs the checkpoint folder on a filesystem every rank sees");
+    std::vector<at::Tensor> state = model.net->parameters();
+    for (auto& b : model.net->buffers()) state.push_back(b);
+    dp->broadcast_from_rank0(state);
+    dp->attach(params);
+  }
+  JsonlLog metrics_log(writer ? o.log_path : fs::path(), log_keep);
   if (!result.resumed)
     metrics_log.write(
         {{"type", "start"}, {"options", print}, {"data", dataset.source()}, {"device", device.str()}});
 
-  const bool tty = o.progress && ::isatty(STDERR_FILENO);
+  const bool tty = o.progress && writer && ::isatty(STDERR_FILENO);
   auto finished = [&] { return result.stopped_early || (o.max_steps > 0 && step >= o.max_steps); };
   for (int epoch = start_epoch; epoch < o.epochs && !finished(); ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     const auto order = epoch_order(train_labels, o.seed, epoch, o.balance);
     const int64_t batches = static_cast<int64_t>(order.size()) / o.batch_size;
+    const int64_t per_rank = o.batch_size / world;
     auto batch_indices = [&](int64_t b) {
-      return std::vector<int64_t>(order.begin() + b * o.batch_size, order.begin() + (b + 1) * o.batch_size);
+      const auto first = order.begin() + b * o.batch_size + rank * per_rank;
+      return std::vector<int64_t>(first, first + per_rank);
     };
     auto load = [&](int64_t b) { return loader.load(train_samples, batch_indices(b), epoch, true); };
     std::future<Batch> next = std::async(std::launch::async, load, 0);
@@ -476,11 +498,14 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
         loss = classification_loss(out, batch.labels, model.score, class_weights);
       }
       bool apply = true;
+      if (dp) dp->prepare_backward();
       if (o.precision == "fp16") {
         (loss * scaler.scale).backward();
+        if (dp) dp->finish_backward();
         apply = scaler.unscale_and_check(params);
       } else {
         loss.backward();
+        if (dp) dp->finish_backward();
       }
       if (apply) {
         if (o.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params, o.clip_grad_norm);
@@ -488,7 +513,8 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
       } else {
         ++skipped;
       }
-      const double l = loss.item<double>();
+      // The mean over ranks of their batch means: the global batch's mean loss.
+      const double l = dp ? dp->average(loss.item<double>()) : loss.item<double>();
       if (!std::isfinite(l) && o.precision != "fp16")
         throw Error(Status::error,
                     "training diverged: loss is " + std::to_string(l) + " at step " + std::to_string(step));
@@ -503,7 +529,7 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
     if (next.valid()) next.wait();
     if (tty) std::fputc('\n', stderr);
 
-    auto v = validate(model, loader, valid_samples, o, device);
+    auto v = writer ? validate(model, loader, valid_samples, o, device) : Validation{};
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     json record = {
         {"type", "epoch"},
@@ -531,13 +557,15 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
       ++stale_epochs;
     }
     if (o.patience > 0 && stale_epochs >= o.patience) result.stopped_early = true;
+    if (dp)
+      result.stopped_early = dp->broadcast_from_rank0(std::vector<int64_t>{result.stopped_early})[0] != 0;
     history.push_back(record);
     metrics_log.write(record);
     log::info("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs) + ": train loss " +
               record["train_loss"].dump() + ", valid " +
               (v.scores.empty() ? std::string("none") : v.metrics.dump()));
 
-    if (!o.checkpoint_dir.empty()) {
+    if (!o.checkpoint_dir.empty() && writer) {
       const json meta = {{"format", "dfscan.train-checkpoint/1"},
                          {"epoch", epoch + 1},
                          {"step", step},
@@ -560,6 +588,9 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
     }
   }
 
+  if (dp) dp->barrier();
+  result.rank = rank;
+  result.world_size = world;
   result.steps = step;
   result.epochs_run = static_cast<int>(history.size());
   result.history = history;
