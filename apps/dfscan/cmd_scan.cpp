@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -21,6 +22,19 @@
 #include "exit_codes.hpp"
 #include "output.hpp"
 #include "scan_inputs.hpp"
+
+// libgomp (LibTorch's intra-op pool) reads OMP_WAIT_POLICY once, while the shared libraries
+// initialise, and by default spins at every barrier. With decoding and face detection sharing the
+// cores, a spinning thread waits for a partner that is not running: 2-thread inference ran 5x
+// slower on a busy 2-core machine. The executable's preinit array runs before any library
+// constructor, so this is the one place to choose passive waits; a value the user set is kept.
+namespace {
+void prefer_passive_openmp_waits(int, char**, char**) {
+  ::setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/0);
+}
+__attribute__((section(".preinit_array"),
+               used)) void (*const kPreinitOpenmp)(int, char**, char**) = prefer_passive_openmp_waits;
+}  // namespace
 
 namespace dfscan::cli {
 namespace {
@@ -263,6 +277,7 @@ std::function<int()> add_scan(CLI::App& root) {
       ->allow_extra_args(false);
   s->add_flag("--progress", a->progress, "Show progress on stderr even when it is not a terminal");
   s->add_flag("--no-progress", a->no_progress, "Never show progress");
+  s->fallthrough();  // -v/-q after the subcommand still reach the root flags
   attach_environment_and_config(*s, "scan");
   return [a]() { return run_scan(*a); };
 }

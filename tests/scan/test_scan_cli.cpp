@@ -126,6 +126,50 @@ TEST(ScanCli, SharedVideosGetOneTrackAndAScore) {
   EXPECT_TRUE(rc == 0 || rc == 1) << rc;
 }
 
+// The Must-show check on the shipped defaults (not the parity fixtures): every shared video is
+// ok with one face track and a score in [0,1], and the records validate against schema v1.
+TEST(ScanCli, SharedVideosWithTheShippedDefaultModels) {
+  DFSCAN_REQUIRE_FFMPEG();
+  if (!fs::exists(DFSCAN_SOURCE_DIR "/models/genconvit-ed-atto.safetensors"))
+    GTEST_SKIP() << "shipped default model absent";
+  auto videos = shared_videos();
+  if (videos.empty()) GTEST_SKIP() << "shared videos absent";
+  const auto out = ClipDir::get().path() / "defaults.jsonl";
+  std::string args = "scan -f jsonl --device cpu";
+  for (const auto& v : videos) args += " " + shell_quote(v.string());
+  int rc = -1;
+  // The source tree's models/ is the last place searched: no user folder may shadow it.
+  capture("env -u DFSCAN_MODELS_DIR HOME=" + shell_quote(ClipDir::get().path().string()) + " " +
+              shell_quote(kBin) + " " + args + " > " + shell_quote(out.string()) + " 2>/dev/null",
+          &rc);
+  EXPECT_TRUE(rc == 0 || rc == 1) << rc;
+  std::ifstream in(out);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  auto records = jsonl(text);
+  ASSERT_EQ(records.size(), videos.size() + 1);
+  for (size_t i = 0; i < videos.size(); ++i) {
+    const auto& r = records[i];
+    EXPECT_EQ(r["path"], videos[i].string());
+    EXPECT_EQ(r["status"], "ok") << r.dump();
+    EXPECT_EQ(r["tracks"].size(), 1u) << r["path"];
+    ASSERT_TRUE(r["score"].is_number()) << r.dump();
+    EXPECT_GE(r["score"].get<double>(), 0.0);
+    EXPECT_LE(r["score"].get<double>(), 1.0);
+    EXPECT_TRUE(r["label"] == "fake" || r["label"] == "real");
+    bool has_default = false;
+    for (const auto& d : r["detectors"]) has_default = has_default || d["name"] == "genconvit-ed-atto";
+    EXPECT_TRUE(has_default) << r["detectors"].dump();
+  }
+  if (dfscan::test::run_shell("/usr/bin/python3 -c 'import jsonschema' 2>/dev/null") != 0)
+    GTEST_SKIP() << "python3-jsonschema not installed";
+  const std::string schema = DFSCAN_SOURCE_DIR "/apps/dfscan/schema/result-v1.schema.json";
+  EXPECT_EQ(dfscan::test::run_shell(
+                "/usr/bin/python3 -c \"import json,sys,jsonschema; s=json.load(open(sys.argv[1])); "
+                "[jsonschema.validate(json.loads(l), s) for l in open(sys.argv[2]) if l.strip()]\" " +
+                shell_quote(schema) + " " + shell_quote(out.string())),
+            0);
+}
+
 TEST(ScanCli, RecordsValidateAgainstSchemaV1) {
   NEED_MODELS();
   if (dfscan::test::run_shell("/usr/bin/python3 -c 'import jsonschema' 2>/dev/null") != 0)
@@ -286,6 +330,17 @@ TEST(ScanCli, UsageErrorsExit64AndMissingModelExits2) {
   run("scan -m /no/such/model.safetensors x.mp4", &rc);
   EXPECT_EQ(rc, 2);
   run("scan --resume -f json -o out.json x.mp4", &rc);
+  EXPECT_EQ(rc, 64);
+}
+
+TEST(ScanCli, VerbosityFlagsWorkAfterTheSubcommand) {
+  int rc = -1;
+  // -v and -q reach the root flags; the run then fails on the missing file (2), not on usage (64).
+  run("scan -v -m /no/such/model.safetensors x.mp4", &rc);
+  EXPECT_EQ(rc, 2);
+  run("scan -q -m /no/such/model.safetensors x.mp4", &rc);
+  EXPECT_EQ(rc, 2);
+  run("scan -v --frames notanumber x.mp4", &rc);
   EXPECT_EQ(rc, 64);
 }
 

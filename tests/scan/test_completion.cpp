@@ -1,0 +1,76 @@
+// `dfscan completion bash`: the generated script parses, and completing in a real bash offers
+// the subcommands, each subcommand's options, and nested `data` verbs.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "clips.hpp"
+
+namespace fs = std::filesystem;
+using dfscan::test::capture;
+using dfscan::test::shell_quote;
+
+namespace {
+const std::string kBin = DFSCAN_BINARY_DIR "/apps/dfscan/dfscan";
+
+fs::path script() {
+  static const fs::path path = [] {
+    auto p = fs::temp_directory_path() / ("dfscan_completion_" + std::to_string(::getpid()) + ".bash");
+    int rc = -1;
+    std::ofstream(p) << capture(shell_quote(kBin) + " completion bash", &rc);
+    EXPECT_EQ(rc, 0);
+    return p;
+  }();
+  return path;
+}
+
+// What bash offers after typing `line` (words split on spaces; a trailing space starts a new word),
+// in an empty folder so that no file names mix in.
+std::string complete(const std::string& line) {
+  const std::string program =
+      "source " + shell_quote(script().string()) + "; line=" + shell_quote(line) +
+      "; read -ra COMP_WORDS <<< \"$line\"; [[ \"$line\" == *' ' ]] && "
+      "COMP_WORDS+=(''); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); "
+      "empty=$(mktemp -d); cd \"$empty\"; _dfscan; printf '%s\\n' \"${COMPREPLY[@]}\"; rmdir \"$empty\"";
+  int rc = -1;
+  auto out = capture("bash -c " + shell_quote(program) + " 2>&1", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  return "\n" + out;
+}
+}  // namespace
+
+TEST(Completion, BashScriptIsValidBash) {
+  ASSERT_GT(fs::file_size(script()), 0u);
+  EXPECT_EQ(dfscan::test::run_shell("bash -n " + shell_quote(script().string())), 0);
+}
+
+TEST(Completion, OffersSubcommandsAndTheirOptions) {
+  const auto top = complete("dfscan ");
+  for (const char* sub : {"scan", "faces", "probe", "models", "version", "completion"})
+    EXPECT_NE(top.find(std::string("\n") + sub + "\n"), std::string::npos) << sub << " missing:" << top;
+  EXPECT_NE(complete("dfscan sc").find("\nscan\n"), std::string::npos);
+  const auto scan = complete("dfscan scan --");
+  for (const char* opt : {"--frames", "--recursive", "--resume", "--shard", "--format", "--output"})
+    EXPECT_NE(scan.find(std::string("\n") + opt + "\n"), std::string::npos) << opt << " missing:" << scan;
+  // Options belong to their subcommand.
+  EXPECT_EQ(complete("dfscan version --").find("--shard"), std::string::npos);
+  // A subcommand name typed after an option value is not taken for the subcommand.
+  EXPECT_NE(complete("dfscan scan --frames 4 --re").find("--recursive"), std::string::npos);
+}
+
+TEST(Completion, NestedDataVerbs) {
+  const auto data = complete("dfscan data ");
+  ASSERT_NE(data.find('\n', 1), std::string::npos) << "no data verbs offered";
+  // Every verb offered is one that `dfscan data --help` lists.
+  int rc = -1;
+  const auto help = capture(shell_quote(kBin) + " data --help 2>&1", &rc);
+  std::istringstream in(data);
+  for (std::string verb; std::getline(in, verb);) {
+    if (verb.empty() || verb[0] == '-') continue;
+    EXPECT_NE(help.find("  " + verb + " "), std::string::npos) << verb << " is not in:\n" << help;
+  }
+}
