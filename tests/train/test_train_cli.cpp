@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "dfscan/config.hpp"
 #include "dfscan/model_file.hpp"
 #include "train_test_util.hpp"
 
@@ -125,4 +126,28 @@ TEST(TrainCli, OptionsComeFromTheEnvironmentBelowFlags) {
   EXPECT_EQ(m.manifest["training"]["steps"], 4);
   // A usage error is 64.
   EXPECT_EQ(run("", "train --data x", dir.path).exit_code, 64);
+}
+
+TEST(TrainCli, AugmentListsSelectJpegAndRejectUnknownNames) {
+  ASSERT_TRUE(fs::exists(kApp)) << kApp;
+  dfscan::test::ScopedDir dir("cli-augment");
+  const auto csv = dfscan::test::write_tiny_csv(dir.path);
+  const std::string base = "train --arch npr --arch-config '{\"layers\":[1,1]}' --input-size 16 --data '" +
+                           csv.string() + "' --epochs 1 --batch 4 --threads 1 --no-progress --log '" +
+                           (dir.path / "log.jsonl").string() + "' -o '" +
+                           (dir.path / "m.safetensors").string() + "'";
+  EXPECT_EQ(run("", base + " --augment default,sharpen", dir.path).exit_code, 64);
+  EXPECT_EQ(run("", base + " --augment jpeg=1.5", dir.path).exit_code, 64);
+  EXPECT_EQ(run("", base + " --augment jpeg --jpeg-quality-min 0", dir.path).exit_code, 64);
+  const auto r = run("", base + " --augment default,jpeg=1 --jpeg-quality-min 10", dir.path);
+  if (!DFSCAN_WITH_MEDIA) {
+    EXPECT_EQ(r.exit_code, 2) << "jpeg must fail clearly without the media build";
+    return;
+  }
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  // The log's start record carries the augmentation recipe the run used.
+  const auto start = log_lines(dir.path / "log.jsonl").front();
+  EXPECT_EQ(start["options"]["augment"]["jpeg"], 1.0);
+  EXPECT_EQ(start["options"]["augment"]["jpeg_quality_min"], 10);
+  EXPECT_EQ(start["options"]["augment"]["flip"], 0.5);
 }
