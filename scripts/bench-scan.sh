@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # dfscan against the equivalent Python pipeline and the FFmpeg decode floor, on one video.
 #
-#   scripts/bench-scan.sh [--repeat N] [--threads N] [--build DIR] [FILE]
+#   scripts/bench-scan.sh [--repeat N] [--threads N] [--build DIR] [--model NAME] [--all-defaults] [FILE]
 #
 # All three run on the CPU with the same thread count (default 2), interleaved, N times each
 # (default 5), after one untimed warm-up of each; the table shows the median and the fastest
 # wall time (process start and model loading included) and the ratios of the medians:
-#   dfscan   `dfscan scan --device cpu --threads N -f jsonl FILE`, the shipped default models
-#            and frame count;
+#   dfscan   `dfscan scan --device cpu --threads N -m genconvit-ed-atto -f jsonl FILE`: the
+#            shipped default video model (the one the Python side rebuilds) and its frame count;
+#            --all-defaults adds a row without -m, i.e. every shipped default (an audio model,
+#            when one ships, also scores the clip's sound track, which the Python side does not);
 #   python   scripts/bench-scan-python.py under Debian's /usr/bin/python3: OpenCV decoding,
 #            dlib HOG faces (the default model's detector), GenConViT-ED on torchvision ConvNeXt
 #            blocks with the shipped weights, torch.set_num_threads(N);
@@ -20,13 +22,17 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REPEAT=5
 THREADS=2
 BUILD="$ROOT/build"
+MODEL="genconvit-ed-atto"
+ALL_DEFAULTS=0
 FILE=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --repeat) REPEAT="$2"; shift 2 ;;
     --threads) THREADS="$2"; shift 2 ;;
     --build) BUILD="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --model) MODEL="$2"; shift 2 ;;
+    --all-defaults) ALL_DEFAULTS=1; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     -*) echo "bench-scan: unknown option $1" >&2; exit 64 ;;
     *) FILE="$1"; shift ;;
   esac
@@ -59,7 +65,8 @@ trap 'rm -rf "$WORK"' EXIT
 # The shim is compiled once, outside the timings (as pip would build dlib's binding once).
 "$PY" "$ROOT/scripts/bench-scan-python.py" --build-shim "$WORK/dlib_hog_shim.so"
 
-run_dfscan() { "$BIN" scan --device cpu --threads "$THREADS" -f jsonl "$FILE" >"$WORK/dfscan.jsonl" 2>"$WORK/dfscan.log"; }
+run_dfscan() { "$BIN" scan --device cpu --threads "$THREADS" -m "$MODEL" -f jsonl "$FILE" >"$WORK/dfscan.jsonl" 2>"$WORK/dfscan.log"; }
+run_defaults() { "$BIN" scan --device cpu --threads "$THREADS" -f jsonl "$FILE" >"$WORK/defaults.jsonl" 2>"$WORK/dfscan.log"; }
 run_python() { "$PY" "$ROOT/scripts/bench-scan-python.py" --shim "$WORK/dlib_hog_shim.so" --threads "$THREADS" "$FILE" >"$WORK/python.json"; }
 run_floor() { ffmpeg -nostdin -v error -threads "$THREADS" -i "$FILE" -f null -; }
 
@@ -69,7 +76,7 @@ wall() {
   "$@" || rc=$?
   local end=$EPOCHREALTIME
   # dfscan exits 1 when it calls the file fake: still a complete run.
-  if [[ $rc -ne 0 && !( "$1" == run_dfscan && $rc -eq 1 ) ]]; then
+  if [[ $rc -ne 0 && !( "$1" == run_dfscan || "$1" == run_defaults ) ]] || (( rc > 1 )); then
     echo "bench-scan: $1 failed (exit $rc)" >&2
     [[ -f "$WORK/dfscan.log" ]] && cat "$WORK/dfscan.log" >&2
     exit 2
@@ -84,12 +91,16 @@ echo "file:    $FILE"
 echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "runs:    $REPEAT each, interleaved, after one warm-up; --threads $THREADS"
 
+ROWS="dfscan python floor"
+(( ALL_DEFAULTS )) && ROWS="dfscan defaults python floor"
 run_dfscan || [[ $? -eq 1 ]]
+(( ALL_DEFAULTS )) && { run_defaults || [[ $? -eq 1 ]]; }
 run_python
 run_floor
-: >"$WORK/t_dfscan"; : >"$WORK/t_python"; : >"$WORK/t_floor"
+for k in $ROWS; do : >"$WORK/t_$k"; done
 for ((i = 0; i < REPEAT; i++)); do
   wall run_dfscan >>"$WORK/t_dfscan"
+  (( ALL_DEFAULTS )) && wall run_defaults >>"$WORK/t_defaults"
   wall run_python >>"$WORK/t_python"
   wall run_floor >>"$WORK/t_floor"
 done
@@ -98,7 +109,7 @@ D=$(median <"$WORK/t_dfscan"); P=$(median <"$WORK/t_python"); F=$(median <"$WORK
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 printf '%-8s %10s %10s  %s\n' "" "median s" "fastest s" "all runs (s)"
-for k in dfscan python floor; do
+for k in $ROWS; do
   printf '%-8s %10s %10s  %s\n' "$k" "$(median <"$WORK/t_$k")" "$(fastest <"$WORK/t_$k")" "$(tr '\n' ' ' <"$WORK/t_$k")"
 done
 echo
