@@ -63,7 +63,8 @@ Dataset read_folder_dataset(const std::filesystem::path& root);
 // Fields may be double-quoted ("" escapes a quote). Throws dfscan::Error naming the line.
 Dataset read_csv_dataset(const std::filesystem::path& csv);
 
-// A folder -> read_folder_dataset; a file ending in .csv -> read_csv_dataset.
+// A folder -> read_folder_dataset; a file ending in .csv -> read_csv_dataset; "sbi:SPEC" or
+// "sbi-hull:SPEC" -> the self-blended data source of SPEC's real images (dfscan/sbi.hpp).
 Dataset open_dataset(const std::string& spec);
 
 // Decodes samples to RGB uint8 [H,W,3] CPU tensors. Thread-safe: worker threads share one reader.

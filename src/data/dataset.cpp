@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "dfscan/sbi.hpp"
 #include "dfscan/status.hpp"
 
 namespace dfscan::data {
@@ -192,6 +193,7 @@ Dataset read_csv_dataset(const fs::path& csv) {
 }
 
 Dataset open_dataset(const std::string& spec) {
+  if (is_self_blend_spec(spec)) return open_self_blend_dataset(spec);
   const fs::path p(spec);
   std::error_code ec;
   if (fs::is_directory(p, ec)) return read_folder_dataset(p);

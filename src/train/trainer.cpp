@@ -14,6 +14,7 @@
 #include "dfscan/log.hpp"
 #include "dfscan/metrics.hpp"
 #include "dfscan/runtime.hpp"
+#include "dfscan/sbi.hpp"
 #include "dfscan/status.hpp"
 #include "dfscan/train.hpp"
 #include "train/amp.hpp"
@@ -122,7 +123,9 @@ class BatchLoader {
       const auto& s = samples[static_cast<size_t>(indices[i])];
       AugmentOptions aug = options_.augment;
       aug.enabled = aug.enabled && train;
-      auto img = augment(reader_.read(s), aug, sample_seed(options_.seed, epoch, indices[i]));
+      // Self-blend samples are blended from their decoded real image first, with their own seed stream.
+      const auto raw = data::blend_sample(reader_.read(s), s, sample_seed(~options_.seed, epoch, indices[i]));
+      auto img = augment(raw, aug, sample_seed(options_.seed, epoch, indices[i]));
       img = resize_square(img, size_);
       images[i] = (img - mean_) / std_;
       labels[i] = s.label;
