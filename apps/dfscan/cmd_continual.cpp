@@ -58,7 +58,8 @@ struct ContinualArgs {
   std::string model_name;
   double window_seconds = 2.0;
   double hop_seconds = 1.0;
-  bool train_windows = false;  // train/valid examples: every scan window instead of the centre crop
+  bool train_windows = false;    // train/valid examples: every scan window instead of the centre crop
+  bool balance_attacks = false;  // train/valid: repeat the fakes of smaller attacks of a joint task
 };
 
 // The subset of TOML the benchmark writes: `manifest = "..."` and `tasks = ["a", "b"]`.
@@ -217,6 +218,7 @@ nlohmann::json save_model(const ContinualArgs& args, const audio::ModelConfig& m
       {"frames", args.frames},
       {"valid_share", args.valid_share},
       {"examples", args.train_windows ? "every scan window of each file" : "centre crop of each file"},
+      {"balance_attacks", args.balance_attacks},
       {"splits", {{"train", {{"n", n_train}, {"by_task", train_counts}}}, {"valid", split_counts(valid)}}},
       {"valid_eer", *eer.eer.value},
       {"selection",
@@ -274,13 +276,27 @@ int run_continual_command(const ContinualArgs& args) {
     const auto attacks = split_task(task);
     std::vector<torch::Tensor> xs;
     std::vector<int64_t> ys;
+    std::map<std::string, std::vector<torch::Tensor>> fakes_by_attack;
     for (const auto& row : rows)
       if (row.split == split &&
           (row.label == "real" || std::find(attacks.begin(), attacks.end(), row.task) != attacks.end())) {
         for (const auto& x : features.at(row.path)) {
+          if (row.label == "fake" && args.balance_attacks && split != "test") {
+            fakes_by_attack[row.task].push_back(x);
+            continue;
+          }
           xs.push_back(x);
           ys.push_back(row.label == "fake" ? 1 : 0);
         }
+      }
+    // --balance-attacks: every attack of a joint task contributes as many fake examples as the
+    // largest one (smaller ones are repeated), so a rare attack is not drowned by a common one.
+    size_t most = 0;
+    for (const auto& [name, list] : fakes_by_attack) most = std::max(most, list.size());
+    for (const auto& [name, list] : fakes_by_attack)
+      for (size_t i = 0; i < most; ++i) {
+        xs.push_back(list[i % list.size()]);
+        ys.push_back(1);
       }
     if (xs.empty()) throw Error(Status::error, "no " + split + " data for task " + task);
     return audio::LabeledSet{torch::stack(xs), torch::tensor(ys, torch::kLong)};
@@ -434,6 +450,9 @@ std::function<int()> make_continual(CLI::App& root) {
   sub->add_flag("--train-windows", args->train_windows,
                 "train and validate on every scan window of each file (--window-seconds, --hop-seconds) "
                 "instead of its centre crop; test sets keep one crop per file");
+  sub->add_flag(
+      "--balance-attacks", args->balance_attacks,
+      "train/valid: repeat the fakes of the smaller attacks of a joint task (a+b) up to the largest");
   return [args]() {
     try {
       return run_continual_command(*args);
