@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Writes tests/data/metrics/: metric inputs with the values the references give for them.
 
-References: scikit-learn (AUC, AP, log-loss, accuracy, ROC curve) and a numpy re-implementation of
-the ASVspoof 2019/2021 scorer's EER (compute_det_curve + compute_eer), with dfscan's conventions:
+References: scikit-learn (AUC, AP, log-loss, accuracy, ROC curve), scipy (normal quantiles for the
+DET axes), a numpy re-implementation of the ASVspoof 2019/2021 scorer's EER (compute_det_curve +
+compute_eer) and of the ASVspoof 2019 t-DCF v1 (min t-DCF with the organisers' ASV scores and the
+evaluation plan's cost model), with dfscan's conventions:
 label 1 = fake, score = P(fake), bona fide = real scored 1 - P(fake), EER threshold reported back
 as 1 - threshold. Run with Debian's /usr/bin/python3 (numpy + sklearn); output is deterministic.
 """
@@ -12,6 +14,7 @@ import os
 import sys
 
 import numpy as np
+import scipy.stats
 import sklearn
 from sklearn import metrics
 
@@ -36,6 +39,48 @@ def asvspoof_eer(labels, scores):
     cuts = np.concatenate(([joined[order[0]] - 0.001], joined[order]))
     k = int(np.argmin(np.abs(frr - far)))
     return float(np.mean((frr[k], far[k]))), float(1.0 - cuts[k])
+
+
+def det_curve(target, nontarget):
+    """The ASVspoof scorer's compute_det_curve (targets = bona fide, higher = more bona fide)."""
+    n = target.size + nontarget.size
+    joined = np.concatenate((target, nontarget))
+    is_target = np.concatenate((np.ones(target.size), np.zeros(nontarget.size)))
+    order = np.argsort(joined, kind="mergesort")
+    is_target = is_target[order]
+    tar_sums = np.cumsum(is_target)
+    non_sums = nontarget.size - (np.arange(1, n + 1) - tar_sums)
+    frr = np.concatenate(([0.0], tar_sums / target.size))
+    far = np.concatenate(([1.0], non_sums / nontarget.size))
+    thresholds = np.concatenate(([joined[order[0]] - 0.001], joined[order]))
+    return frr, far, thresholds
+
+
+def min_tdcf_2019(labels, scores, tar_asv, non_asv, spoof_asv):
+    """ASVspoof 2019 t-DCF v1 (evaluate_tDCF_asvspoof19 / eval_metrics.compute_tDCF) re-implemented:
+    the ASV works at its EER threshold; C1, C2 from the evaluation plan's cost model."""
+    p_spoof = 0.05
+    cost = {"Pspoof": p_spoof, "Ptar": (1 - p_spoof) * 0.99, "Pnon": (1 - p_spoof) * 0.01,
+            "Cmiss_asv": 1, "Cfa_asv": 10, "Cmiss_cm": 1, "Cfa_cm": 10}
+    frr, far, thr = det_curve(tar_asv, non_asv)
+    k = int(np.argmin(np.abs(frr - far)))
+    asv_eer, asv_threshold = float(np.mean((frr[k], far[k]))), float(thr[k])
+    p_fa_asv = np.sum(non_asv >= asv_threshold) / non_asv.size
+    p_miss_asv = np.sum(tar_asv < asv_threshold) / tar_asv.size
+    p_miss_spoof_asv = np.sum(spoof_asv < asv_threshold) / spoof_asv.size
+    bona_cm = 1.0 - scores[labels == 0]
+    spoof_cm = 1.0 - scores[labels == 1]
+    p_miss_cm, p_fa_cm, cm_thr = det_curve(bona_cm, spoof_cm)
+    c1 = cost["Ptar"] * (cost["Cmiss_cm"] - cost["Cmiss_asv"] * p_miss_asv) - \
+        cost["Pnon"] * cost["Cfa_asv"] * p_fa_asv
+    c2 = cost["Cfa_cm"] * cost["Pspoof"] * (1 - p_miss_spoof_asv)
+    assert c1 >= 0 and c2 >= 0
+    curve = (c1 * p_miss_cm + c2 * p_fa_cm) / np.minimum(c1, c2)
+    i = int(np.argmin(curve))
+    return {"min_tdcf": float(curve[i]), "min_tdcf_threshold": float(1.0 - cm_thr[i]),
+            "asv_eer": asv_eer, "asv_threshold": asv_threshold, "c1": float(c1), "c2": float(c2),
+            "p_fa_asv": float(p_fa_asv), "p_miss_asv": float(p_miss_asv),
+            "p_miss_spoof_asv": float(p_miss_spoof_asv)}
 
 
 def or_none(fn):
@@ -89,12 +134,21 @@ def case(name, labels, scores, threshold=0.5, groups=None):
     out = {"name": name, "threshold": threshold, "max_fpr": MAX_FPR,
            "labels": labels.tolist(), "scores": scores.tolist(),
            "expected": expected(labels, scores, threshold)}
+    if labels.min() != labels.max():
+        fpr, tpr, thr = metrics.roc_curve(labels, scores, drop_intermediate=False)
+        # sklearn >= 1.3 starts at +inf, 1.2 at max + 1: the C++ side always says +inf.
+        out["expected_roc"] = {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "thresholds": thr[1:].tolist()}
     if groups is not None:
         groups = np.asarray(groups)
         per_group = {}
         for g in sorted(set(groups.tolist())):
             m = groups == g
+            # A group without reals (a manipulation method) is its fakes against all reals.
+            vs_all_reals = not (labels[m] == 0).any()
+            if vs_all_reals:
+                m = m | (labels == 0)
             per_group[g] = expected(labels[m], scores[m], threshold)
+            per_group[g]["vs_all_reals"] = bool(vs_all_reals)
         aucs = {g: e["auc"] for g, e in per_group.items() if e["auc"] is not None}
         out["groups"] = groups.tolist()
         out["expected_groups"] = per_group
@@ -145,10 +199,37 @@ def main():
     grouped = case("grouped_cli", labels, scores, threshold=0.5, groups=groups)
     cases.append(grouped)
 
+    # min t-DCF (2019): synthetic ASV scores (target / non-target / spoof trials) and CM scores.
+    tdcf_cases = []
+    for name, n_asv, decimals in [("tdcf_continuous", (300, 200, 250), None), ("tdcf_ties", (120, 90, 100), 1)]:
+        tar = rng.normal(3.0, 1.2, n_asv[0])
+        non = rng.normal(-2.0, 1.5, n_asv[1])
+        spf = rng.normal(0.5, 2.0, n_asv[2])
+        labels = (rng.random(400) < 0.6).astype(int)
+        scores = np.clip(rng.normal(0.35 + 0.3 * labels, 0.2), 0, 1)
+        if decimals is not None:
+            tar, non, spf, scores = (np.round(v, decimals) for v in (tar, non, spf, scores))
+        tdcf_cases.append({"name": name, "labels": labels.tolist(), "scores": scores.tolist(),
+                           "asv": {"target": tar.tolist(), "nontarget": non.tolist(), "spoof": spf.tolist()},
+                           "expected": min_tdcf_2019(labels, scores, tar, non, spf)})
+    probit = [{"p": p, "x": float(scipy.stats.norm.ppf(p))}
+              for p in (1e-6, 1e-3, 0.01, 0.02425, 0.1, 0.3, 0.5, 0.7, 0.9, 0.97575, 0.99, 0.999, 1 - 1e-6)]
+
     os.makedirs(OUT, exist_ok=True)
+    first = tdcf_cases[0]
+    with open(os.path.join(OUT, "tdcf_asv_scores.txt"), "w") as f:
+        for key in ("target", "nontarget", "spoof"):
+            for i, v in enumerate(first["asv"][key]):
+                f.write(f"LA_{i % 20:04d} {key} {v!r}\n")
+    with open(os.path.join(OUT, "tdcf_cm_scores.csv"), "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["path", "label", "score"])
+        for i, (y, sc) in enumerate(zip(first["labels"], first["scores"])):
+            w.writerow([f"LA_E_{i:07d}", "fake" if y else "real", repr(float(sc))])
     with open(os.path.join(OUT, "cases.json"), "w") as f:
         json.dump({"generator": "scripts/gen-metric-fixtures.py", "sklearn": sklearn.__version__,
-                   "numpy": np.__version__, "cases": cases}, f, indent=1)
+                   "numpy": np.__version__, "cases": cases, "tdcf_cases": tdcf_cases, "probit": probit},
+                  f, indent=1)
         f.write("\n")
     with open(os.path.join(OUT, "grouped_scores.csv"), "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")

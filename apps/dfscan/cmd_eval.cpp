@@ -1,15 +1,30 @@
-// `dfscan eval --scores FILE.csv...`: metrics of labelled scores (CONVENTIONS.md "Metrics").
-// Several score files are shards of one evaluation and are merged before any metric is computed.
+// `dfscan eval`: metrics of labelled scores (CONVENTIONS.md "Metrics").
+//   dfscan eval --scores FILE.csv...                 scores from any tool (several files = shards)
+//   dfscan eval --dataset NAME --root DIR -m MODEL   scores a dataset through the scan pipeline
+//   dfscan eval merge SHARD.csv...                   the shards of a --dataset --shard I/N run
+// All three compute the same document (schema dfscan.eval/1), print it as a table or JSON, and with
+// --report DIR save report.json and a self-contained report.html.
+#include <cmath>
+#include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "cmd_eval_dataset.hpp"
 #include "command.hpp"
+#include "config_file.hpp"
+#include "dfscan/atomic_file.hpp"
 #include "dfscan/metrics.hpp"
+#include "dfscan/report.hpp"
+#include "dfscan/runtime.hpp"
 #include "dfscan/status.hpp"
 #include "exit_codes.hpp"
 
@@ -18,63 +33,37 @@ namespace {
 
 using eval::Metric;
 using json = nlohmann::ordered_json;
+namespace fs = std::filesystem;
 
-struct EvalCliOptions {
-  std::vector<std::string> score_files;
-  double threshold = 0.5;
+std::atomic<bool> g_eval_interrupted{false};
+void on_eval_interrupt(int) {
+  g_eval_interrupted = true;
+}
+
+// Options shared by the three forms: how to turn scores into metrics and where to put them.
+struct MetricArgs {
+  double threshold = -1;  // < 0: the threshold the scan used (if one), else 0.5
   std::string format = "text";
   int bootstrap = 1000;
   std::uint64_t seed = 0;
   bool no_stratify = false;
-  std::string group_by;
+  std::vector<std::string> group_by;  // empty: every group column (see group_columns)
+  std::string video_key;              // empty: "video" or "sequence" when present
+  std::string asv_scores;
+  std::string report_dir;
 };
 
-// ---- JSON -------------------------------------------------------------------------------------
+struct EvalArgs {
+  MetricArgs metrics;
+  std::vector<std::string> score_files;
+  DatasetEvalArgs dataset;
+  std::string output;
+  int threads = 0;
+  std::vector<std::string> merge_files;
+};
 
-json number_or_null(const Metric& m) {
-  return m.defined() ? json(*m.value) : json(nullptr);
-}
-
-void put_metric(json& out, json& reasons, const std::string& key, const Metric& m) {
-  out[key] = number_or_null(m);
-  if (!m.defined()) reasons[key] = m.reason;
-}
-
-json report_json(const eval::Report& r) {
-  json out = json::object();
-  json reasons = json::object();
-  out["n"] = r.n;
-  out["n_fake"] = r.n_fake;
-  out["n_real"] = r.n_real;
-  out["threshold"] = r.threshold;
-  put_metric(out, reasons, "auc", r.auc);
-  put_metric(out, reasons, "ap", r.ap);
-  put_metric(out, reasons, "eer", r.eer);
-  put_metric(out, reasons, "eer_threshold", r.eer_threshold);
-  put_metric(out, reasons, "log_loss", r.log_loss);
-  put_metric(out, reasons, "accuracy", r.accuracy);
-  put_metric(out, reasons, "balanced_accuracy", r.balanced_accuracy);
-  put_metric(out, reasons, "tpr_at_fpr_1pct", r.tpr_at_fpr);
-  put_metric(out, reasons, "tpr_at_fpr_1pct_threshold", r.tpr_at_fpr_threshold);
-  out["confusion"] = {
-      {"tp", r.confusion.tp}, {"fp", r.confusion.fp}, {"tn", r.confusion.tn}, {"fn", r.confusion.fn}};
-  if (r.intervals.empty()) {
-    out["ci95"] = nullptr;
-  } else {
-    json ci = json::object();
-    for (const auto& [key, interval] : r.intervals) {
-      json entry = {{"low", number_or_null(interval.low)},
-                    {"high", number_or_null(interval.high)},
-                    {"resamples_used", interval.used},
-                    {"resamples_skipped", interval.skipped}};
-      if (!interval.low.defined()) entry["reason"] = interval.low.reason;
-      ci[key] = entry;
-    }
-    out["ci95"] = ci;
-  }
-  out["reasons"] = reasons;
-  return out;
-}
+constexpr std::size_t kMaxListedUnscored = 100;
+constexpr std::size_t kMaxAutoGroups = 50;
 
 // ---- text -------------------------------------------------------------------------------------
 
@@ -96,17 +85,22 @@ std::string pad(std::string s, std::size_t width) {
 void print_text_report(std::ostream& os, const eval::Report& r) {
   struct Row {
     const char* key;
-    const Metric& metric;
+    Metric metric;
   };
-  const Row rows[] = {{"auc", r.auc},
-                      {"ap", r.ap},
-                      {"eer", r.eer},
-                      {"eer_threshold", r.eer_threshold},
-                      {"log_loss", r.log_loss},
-                      {"accuracy", r.accuracy},
-                      {"balanced_accuracy", r.balanced_accuracy},
-                      {"tpr_at_fpr_1pct", r.tpr_at_fpr},
-                      {"tpr_at_fpr_1pct_threshold", r.tpr_at_fpr_threshold}};
+  std::vector<Row> rows = {{"auc", r.auc},
+                           {"ap", r.ap},
+                           {"eer", r.eer},
+                           {"eer_threshold", r.eer_threshold},
+                           {"log_loss", r.log_loss},
+                           {"accuracy", r.accuracy},
+                           {"balanced_accuracy", r.balanced_accuracy},
+                           {"tpr_at_fpr_1pct", r.tpr_at_fpr},
+                           {"tpr_at_fpr_1pct_threshold", r.tpr_at_fpr_threshold}};
+  if (r.tdcf) {
+    rows.push_back({"min_tdcf", r.tdcf->min_tdcf});
+    rows.push_back({"min_tdcf_threshold", r.tdcf->threshold});
+    rows.push_back({"asv_eer", r.tdcf->asv_eer});
+  }
   const std::size_t key_width = 27, value_width = 12;
   os << pad("metric", key_width) << (r.intervals.empty() ? "value" : pad("value", value_width) + "95% CI")
      << "\n";
@@ -130,18 +124,36 @@ void print_text_report(std::ostream& os, const eval::Report& r) {
      << r.confusion.tn << "  fn " << r.confusion.fn << "\n";
 }
 
+std::string short_value(const Metric& m) {
+  return m.defined() ? fixed(*m.value, 4) : std::string("n/a");
+}
+
+void print_text_levels(std::ostream& os, const std::vector<std::pair<std::string, eval::Report>>& levels) {
+  os << "\n"
+     << pad("level", 8) << pad("n", 8) << pad("fake", 7) << pad("real", 7) << pad("auc", 9) << pad("ap", 9)
+     << pad("eer", 9) << pad("acc", 9) << pad("bal_acc", 9) << pad("log_loss", 10) << "tpr@1%fpr\n";
+  for (const auto& [name, r] : levels)
+    os << pad(name, 8) << pad(std::to_string(r.n), 8) << pad(std::to_string(r.n_fake), 7)
+       << pad(std::to_string(r.n_real), 7) << pad(short_value(r.auc), 9) << pad(short_value(r.ap), 9)
+       << pad(short_value(r.eer), 9) << pad(short_value(r.accuracy), 9)
+       << pad(short_value(r.balanced_accuracy), 9) << pad(short_value(r.log_loss), 10)
+       << short_value(r.tpr_at_fpr) << "\n";
+}
+
 void print_text_groups(std::ostream& os, const std::string& column, const eval::GroupReports& g) {
   std::size_t name_width = column.size();
-  for (const auto& [name, report] : g.groups) name_width = std::max(name_width, name.size());
+  for (const auto& group : g.groups) name_width = std::max(name_width, group.name.size());
   name_width += 2;
   os << "\n"
      << pad(column, name_width) << pad("n", 8) << pad("fake", 8) << pad("real", 8) << pad("auc", 12)
-     << pad("eer", 12) << "accuracy\n";
-  auto short_value = [](const Metric& m) { return m.defined() ? fixed(*m.value, 6) : std::string("n/a"); };
-  for (const auto& [name, r] : g.groups)
-    os << pad(name, name_width) << pad(std::to_string(r.n), 8) << pad(std::to_string(r.n_fake), 8)
-       << pad(std::to_string(r.n_real), 8) << pad(short_value(r.auc), 12) << pad(short_value(r.eer), 12)
-       << short_value(r.accuracy) << "\n";
+     << pad("eer", 12) << pad("accuracy", 12) << "reals\n";
+  auto value6 = [](const Metric& m) { return m.defined() ? fixed(*m.value, 6) : std::string("n/a"); };
+  for (const auto& group : g.groups) {
+    const auto& r = group.report;
+    os << pad(group.name, name_width) << pad(std::to_string(r.n), 8) << pad(std::to_string(r.n_fake), 8)
+       << pad(std::to_string(r.n_real), 8) << pad(value6(r.auc), 12) << pad(value6(r.eer), 12)
+       << pad(value6(r.accuracy), 12) << (group.vs_all_reals ? "all" : "own") << "\n";
+  }
   if (g.auc_gap.defined())
     os << "auc gap " << fixed(*g.auc_gap.value, 6) << " (best " << g.best_group << ", worst " << g.worst_group
        << ")\n";
@@ -149,93 +161,332 @@ void print_text_groups(std::ostream& os, const std::string& column, const eval::
     os << "auc gap n/a (" << g.auc_gap.reason << ")\n";
 }
 
-// ---- command ----------------------------------------------------------------------------------
+// ---- the evaluation ---------------------------------------------------------------------------
 
-int run_eval(const EvalCliOptions& o) {
-  if (o.score_files.empty()) {
-    std::cerr << "dfscan eval: --scores FILE.csv is required\n";
-    return kExitUsage;
+// Columns to break down by: the ones named, else every group column except per-video ids, columns
+// with a single value, and columns with more distinct values than a table can show.
+std::vector<std::string> group_columns(const eval::ScoreTable& table, const MetricArgs& m,
+                                       const std::string& video_key, std::vector<std::string>& skipped) {
+  if (!m.group_by.empty()) {
+    for (const auto& c : m.group_by) eval::column_values(table, c);  // throws for an unknown column
+    return m.group_by;
   }
-  const auto table = eval::read_score_files(o.score_files);
-  if (table.labels.empty()) throw Error(Status::empty, "no score rows in the given score file(s)");
-
-  eval::EvalOptions options;
-  options.threshold = o.threshold;
-  options.bootstrap.resamples = o.bootstrap;
-  options.bootstrap.seed = o.seed;
-  options.bootstrap.stratified = !o.no_stratify;
-
-  std::vector<std::string> group_values;
-  if (!o.group_by.empty()) group_values = eval::column_values(table, o.group_by);
-
-  const auto report = eval::evaluate(table.labels, table.scores, options);
-  std::optional<eval::GroupReports> groups;
-  if (!o.group_by.empty())
-    groups = eval::evaluate_by_group(table.labels, table.scores, group_values, options);
-
-  if (o.format == "json") {
-    json doc = {{"schema", "dfscan.eval/1"},
-                {"inputs", o.score_files},
-                {"duplicates_dropped", table.duplicates_dropped}};
-    doc.update(report_json(report));
-    doc["bootstrap"] = {{"resamples", o.bootstrap},
-                        {"seed", o.seed},
-                        {"stratified", !o.no_stratify},
-                        {"confidence", options.bootstrap.confidence}};
-    if (groups) {
-      json by_group = json::object();
-      for (const auto& [name, r] : groups->groups) by_group[name] = report_json(r);
-      json g = {{"column", o.group_by},
-                {"auc_gap", number_or_null(groups->auc_gap)},
-                {"auc_best_group", groups->auc_gap.defined() ? json(groups->best_group) : json(nullptr)},
-                {"auc_worst_group", groups->auc_gap.defined() ? json(groups->worst_group) : json(nullptr)},
-                {"by_group", by_group}};
-      if (!groups->auc_gap.defined()) g["reasons"] = {{"auc_gap", groups->auc_gap.reason}};
-      doc["groups"] = g;
+  static const std::set<std::string> never = {"video", "sequence", "track", "frame", "split"};
+  std::vector<std::string> out;
+  for (const auto& c : table.extra_columns) {
+    if (c == video_key || never.count(c)) continue;
+    const auto values = eval::column_values(table, c);
+    const std::set<std::string> distinct(values.begin(), values.end());
+    if (distinct.size() < 2) continue;  // one value: the breakdown would repeat the overall numbers
+    if (distinct.size() > kMaxAutoGroups || (values.size() > 10 && distinct.size() == values.size())) {
+      skipped.push_back(c);
+      continue;
     }
-    std::cout << doc.dump(2) << "\n";
-  } else {
-    std::ostringstream header;
-    header << report.n << " samples (" << report.n_fake << " fake, " << report.n_real << " real) from "
-           << o.score_files.size() << " file" << (o.score_files.size() == 1 ? "" : "s");
-    if (table.duplicates_dropped) header << ", " << table.duplicates_dropped << " repeated rows dropped";
-    header << "; threshold " << o.threshold;
-    if (o.bootstrap > 0)
-      header << "; " << o.bootstrap << (options.bootstrap.stratified ? " stratified" : "")
-             << " bootstrap resamples, seed " << o.seed;
-    std::cout << header.str() << "\n\n";
-    print_text_report(std::cout, report);
-    if (groups) print_text_groups(std::cout, o.group_by, *groups);
+    out.push_back(c);
   }
-  return std::cout.good() ? kExitOk : kExitFailure;
+  return out;
+}
+
+std::string pick_video_key(const eval::ScoreTable& table, const MetricArgs& m) {
+  if (!m.video_key.empty()) {
+    eval::column_values(table, m.video_key);  // throws for an unknown column
+    return m.video_key;
+  }
+  for (const char* c : {"video", "sequence"})
+    for (const auto& have : table.extra_columns)
+      if (have == c) return c;
+  return "";
+}
+
+struct Evaluation {
+  json doc;
+  eval::Report file_report;
+  std::vector<std::pair<std::string, eval::Report>> levels;
+  std::vector<std::pair<std::string, eval::GroupReports>> groups;
+  std::string header;
+  int exit_code = kExitOk;
+};
+
+Evaluation evaluate_table(const eval::ScoreTable& table, const MetricArgs& m, json config, json inputs) {
+  Evaluation ev;
+
+  // Threshold: -t, else the one the scan used (when every file agrees), else 0.5.
+  eval::EvalOptions options;
+  std::string threshold_source = "default";
+  options.threshold = 0.5;
+  if (m.threshold >= 0) {
+    options.threshold = m.threshold;
+    threshold_source = "--threshold";
+  } else if (!table.thresholds.empty()) {
+    const std::set<double> used(table.thresholds.begin(), table.thresholds.end());
+    if (used.size() == 1 && !std::isnan(*used.begin())) {
+      options.threshold = *used.begin();
+      threshold_source = "model";
+    }
+  }
+  options.bootstrap.resamples = m.bootstrap;
+  options.bootstrap.seed = m.seed;
+  options.bootstrap.stratified = !m.no_stratify;
+  if (!m.asv_scores.empty()) options.asv = eval::read_asv_scores(m.asv_scores);
+
+  // Levels: per file (the scores as given), per frame (each face crop), per video (mean per video id).
+  ev.file_report = eval::evaluate(table.labels, table.scores, options);
+  ev.levels.emplace_back("file", ev.file_report);
+  std::vector<std::string> notes;
+  std::vector<int> frame_labels;
+  std::vector<double> frame_scores;
+  if (table.has_frame_scores) {
+    for (std::size_t i = 0; i < table.labels.size(); ++i) {
+      const auto& frames = table.frame_scores[i];
+      if (frames.empty()) {  // no crops (whole-image models): the file is its one frame
+        frame_labels.push_back(table.labels[i]);
+        frame_scores.push_back(table.scores[i]);
+      }
+      for (double s : frames) {
+        frame_labels.push_back(table.labels[i]);
+        frame_scores.push_back(s);
+      }
+    }
+    ev.levels.emplace_back("frame", eval::evaluate(frame_labels, frame_scores, options));
+    notes.push_back("frame level: one sample per face crop (mean over face models)");
+  }
+  const std::string video_key = pick_video_key(table, m);
+  std::optional<eval::Aggregated> videos;
+  if (!video_key.empty()) {
+    videos = eval::mean_by_key(table.labels, table.scores, eval::column_values(table, video_key));
+    ev.levels.emplace_back("video", eval::evaluate(videos->labels, videos->scores, options));
+    notes.push_back("video level: mean file score per '" + video_key + "'");
+  } else if (!table.modalities.empty()) {
+    bool all_videos = !table.modalities.empty();
+    for (const auto& mod : table.modalities) all_videos = all_videos && mod.rfind("video", 0) == 0;
+    if (all_videos) {
+      ev.levels.emplace_back("video", ev.file_report);
+      notes.push_back("video level: the scan's per-file score");
+    } else {
+      notes.push_back(
+          "no video level: the files are not all videos and no video column was given (--video-key)");
+    }
+  }
+
+  std::vector<std::string> skipped;
+  for (const auto& column : group_columns(table, m, video_key, skipped)) {
+    auto values = eval::column_values(table, column);
+    for (auto& v : values)
+      if (v.empty()) v = "(unset)";
+    ev.groups.emplace_back(column, eval::evaluate_by_group(table.labels, table.scores, values, options));
+  }
+
+  // Statuses: scored files are "ok"; the others are counted and listed, never scored.
+  std::map<std::string, std::size_t> statuses;
+  if (!table.labels.empty()) statuses["ok"] = table.labels.size();
+  for (const auto& u : table.unscored) {
+    ++statuses[u.status];
+    if (is_failure(status_from_string(u.status).value_or(Status::error))) ev.exit_code = kExitFailure;
+  }
+
+  json& doc = ev.doc;
+  doc["schema"] = "dfscan.eval/1";
+  doc["inputs"] = inputs;
+  doc["duplicates_dropped"] = table.duplicates_dropped;
+  doc.update(eval::report_json(ev.file_report));
+  doc["threshold_source"] = threshold_source;
+  doc["bootstrap"] = {{"resamples", m.bootstrap},
+                      {"seed", m.seed},
+                      {"stratified", !m.no_stratify},
+                      {"confidence", options.bootstrap.confidence}};
+  json levels = json::object();
+  for (const auto& [name, r] : ev.levels) levels[name] = eval::report_json(r);
+  doc["levels"] = levels;
+  doc["levels_note"] = [&] {
+    std::string s;
+    for (const auto& n : notes) s += (s.empty() ? "" : "; ") + n;
+    return s;
+  }();
+  doc["video_key"] = video_key.empty() ? json(nullptr) : json(video_key);
+  json groups = json::object();
+  for (const auto& [column, g] : ev.groups) groups[column] = eval::group_reports_json(g);
+  doc["groups"] = groups;
+  if (!skipped.empty()) doc["groups_skipped"] = skipped;
+  doc["statuses"] = statuses;
+  json unscored = {{"count", table.unscored.size()}, {"files", json::array()}};
+  for (std::size_t i = 0; i < table.unscored.size() && i < kMaxListedUnscored; ++i) {
+    const auto& u = table.unscored[i];
+    unscored["files"].push_back(
+        {{"path", u.path}, {"label", u.label ? "fake" : "real"}, {"status", u.status}, {"error", u.error}});
+  }
+  doc["unscored"] = unscored;
+  if (!config.is_null()) doc["config"] = std::move(config);
+
+  std::ostringstream header;
+  header << ev.file_report.n << " scored files (" << ev.file_report.n_fake << " fake, "
+         << ev.file_report.n_real << " real)";
+  if (!table.unscored.empty()) {
+    header << ", " << table.unscored.size() << " not scored (";
+    bool first = true;
+    for (const auto& [s, n] : statuses)
+      if (s != "ok") {
+        header << (first ? "" : ", ") << n << " " << s;
+        first = false;
+      }
+    header << "; left out, not scored as 0.5)";
+  }
+  if (table.duplicates_dropped) header << ", " << table.duplicates_dropped << " repeated rows dropped";
+  header << "; threshold " << options.threshold << " (" << threshold_source << ")";
+  if (m.bootstrap > 0)
+    header << "; " << m.bootstrap << (options.bootstrap.stratified ? " stratified" : "")
+           << " bootstrap resamples, seed " << m.seed;
+  ev.header = header.str();
+
+  // Plot data only goes to report.json, not to stdout: it is large and only the HTML needs it.
+  if (!m.report_dir.empty()) {
+    json plots = json::object();
+    plots["file"] = eval::plot_json(table.labels, table.scores);
+    if (table.has_frame_scores) plots["frame"] = eval::plot_json(frame_labels, frame_scores);
+    if (videos) plots["video"] = eval::plot_json(videos->labels, videos->scores);
+    json with_plots = doc;
+    with_plots["plots"] = plots;
+    fs::create_directories(m.report_dir);
+    write_file_atomic(fs::path(m.report_dir) / "report.json", with_plots.dump(2) + "\n");
+    write_file_atomic(fs::path(m.report_dir) / "report.html", eval::render_html_report(with_plots));
+  }
+  return ev;
+}
+
+int print_evaluation(const Evaluation& ev, const MetricArgs& m, const eval::ScoreTable& table) {
+  if (m.format == "json") {
+    std::cout << ev.doc.dump(2) << "\n";
+  } else {
+    std::cout << ev.header << "\n\n";
+    print_text_report(std::cout, ev.file_report);
+    if (ev.levels.size() > 1) print_text_levels(std::cout, ev.levels);
+    for (const auto& [column, g] : ev.groups) print_text_groups(std::cout, column, g);
+    if (!table.unscored.empty()) {
+      std::cout << "\nnot scored:\n";
+      for (std::size_t i = 0; i < table.unscored.size() && i < 20; ++i) {
+        const auto& u = table.unscored[i];
+        std::cout << "  " << u.path << "\t" << u.status << (u.error.empty() ? "" : "\t" + u.error) << "\n";
+      }
+      if (table.unscored.size() > 20) std::cout << "  ... and " << table.unscored.size() - 20 << " more\n";
+    }
+  }
+  if (!m.report_dir.empty()) std::cerr << "dfscan: report written to " << m.report_dir << "/report.html\n";
+  return std::cout.good() ? ev.exit_code : kExitFailure;
+}
+
+int run_eval(EvalArgs& a) {
+  const bool by_dataset = !a.dataset.dataset.empty();
+  if (by_dataset == !a.score_files.empty())
+    throw CLI::ValidationError("--scores/--dataset",
+                               "give either --scores FILE.csv... or --dataset NAME --root DIR");
+  if (by_dataset) {
+    if (a.dataset.root.empty()) throw CLI::ValidationError("--root", "--dataset needs --root DIR (or CSV)");
+    configure_threads(a.threads);
+    std::signal(SIGINT, on_eval_interrupt);
+    std::signal(SIGTERM, on_eval_interrupt);
+    auto scored = score_dataset(a.dataset, &g_eval_interrupted);
+    if (g_eval_interrupted) {
+      std::cerr << "dfscan: interrupted; no scores written\n";
+      return kExitInterrupted;
+    }
+    if (!a.output.empty()) write_file_atomic(a.output, eval::score_table_csv(scored.table));
+    const json inputs = a.output.empty() ? json::array() : json::array({a.output});
+    auto ev = evaluate_table(scored.table, a.metrics, scored.config, inputs);
+    return print_evaluation(ev, a.metrics, scored.table);
+  }
+  if (!a.dataset.shard.empty()) throw CLI::ValidationError("--shard", "--shard needs --dataset");
+  const auto table = eval::read_score_files(a.score_files);
+  if (table.labels.empty() && table.unscored.empty())
+    throw Error(Status::empty, "no score rows in the given score file(s)");
+  auto ev = evaluate_table(table, a.metrics, nullptr, a.score_files);
+  return print_evaluation(ev, a.metrics, table);
+}
+
+int run_merge(const EvalArgs& a) {
+  auto table = eval::read_score_files(a.merge_files);
+  if (table.labels.empty() && table.unscored.empty())
+    throw Error(Status::empty, "no score rows in the given shard file(s)");
+  eval::sort_by_path(table);  // the order the unsharded run computed in
+  auto ev = evaluate_table(table, a.metrics, json{{"merged_shards", a.merge_files}}, a.merge_files);
+  return print_evaluation(ev, a.metrics, table);
+}
+
+void add_metric_options(CLI::App& sub, MetricArgs& m) {
+  sub.add_option("-t,--threshold", m.threshold,
+                 "Score at or above which a sample is called fake (default: the model's, else 0.5)")
+      ->check(CLI::Range(0.0, 1.0));
+  sub.add_option("--format", m.format, "Output format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  sub.add_option("--bootstrap", m.bootstrap, "Bootstrap resamples for 95% intervals (0: none)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  sub.add_option("--seed", m.seed, "Bootstrap random seed")->capture_default_str();
+  sub.add_flag("--no-stratify", m.no_stratify,
+               "Resample all samples together instead of fakes and reals separately "
+               "(resamples missing a class are skipped and counted)");
+  sub.add_option("--group-by", m.group_by,
+                 "Report metrics per value of these group columns (default: every group column with at most "
+                 "50 values)")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  sub.add_option("--video-key", m.video_key,
+                 "Column naming each sample's video, for video-level metrics (default: video or sequence; "
+                 "for a face-crop cache index use source)");
+  sub.add_option("--asv-scores", m.asv_scores,
+                 "ASVspoof 2019 LA ASV score file (SOURCE KEY SCORE): also compute min t-DCF (2019 formula)");
+  sub.add_option("--report", m.report_dir, "Write report.json and a self-contained report.html into DIR");
 }
 
 std::function<int()> add_eval(CLI::App& root) {
-  auto o = std::make_shared<EvalCliOptions>();
-  auto* sub = root.add_subcommand("eval", "Compute AUC, AP, EER, log-loss and accuracy from labelled scores");
-  sub->add_option("--scores", o->score_files,
+  auto a = std::make_shared<EvalArgs>();
+  auto* sub = root.add_subcommand(
+      "eval", "Metrics (AUC, AP, EER, log-loss, accuracy, t-DCF) of labelled scores, a dataset, or shards");
+  sub->require_subcommand(0, 1);
+  sub->add_option("--scores", a->score_files,
                   "CSV with header path,label,score[,group...]; label fake/real or 1/0, score = P(fake). "
-                  "Several files (shards) are merged")
-      ->envname("DFSCAN_SCORES");
-  sub->add_option("-t,--threshold", o->threshold, "Score at or above which a sample is called fake")
-      ->check(CLI::Range(0.0, 1.0))
-      ->envname("DFSCAN_THRESHOLD")
-      ->capture_default_str();
-  sub->add_option("--format", o->format, "Output format")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->envname("DFSCAN_FORMAT")
-      ->capture_default_str();
-  sub->add_option("--bootstrap", o->bootstrap, "Bootstrap resamples for 95% intervals (0: none)")
-      ->check(CLI::NonNegativeNumber)
-      ->envname("DFSCAN_BOOTSTRAP")
-      ->capture_default_str();
-  sub->add_option("--seed", o->seed, "Bootstrap random seed")->envname("DFSCAN_SEED")->capture_default_str();
-  sub->add_flag("--no-stratify", o->no_stratify,
-                "Resample all samples together instead of fakes and reals separately "
-                "(resamples missing a class are skipped and counted)");
-  sub->add_option("--group-by", o->group_by, "Also report metrics per value of this CSV column")
-      ->envname("DFSCAN_GROUP_BY");
-  return [o] { return run_eval(*o); };
+                  "Several files (shards) are merged");
+  auto& d = a->dataset;
+  sub->add_option("--dataset", d.dataset,
+                  "Score this dataset through the scan pipeline: folder, csv (also a face-crop cache "
+                  "index.csv), ffpp, dfdc, celebdf, wilddeepfake, deepfaketimit, ...");
+  sub->add_option("--root", d.root, "The dataset's folder (or CSV file for --dataset csv)");
+  sub->add_option("--split", d.split, "Only this split: train, valid or test");
+  sub->add_option("--compression", d.compression, "FF++ compression: raw, c23 or c40")->capture_default_str();
+  sub->add_option("--methods", d.methods, "FF++ manipulation methods (default: those present)")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  sub->add_option("--dataset-version", d.version, "Dataset version (celebdf v1|v2, dfdc preview, ...)");
+  sub->add_flag("--allow-missing", d.allow_missing,
+                "Drop files the manifest names but the disk lacks (they are reported) instead of failing");
+  sub->add_option("-m,--model", d.models,
+                  "Model name or .safetensors path (repeatable; default: shipped models)")
+      ->allow_extra_args(false);
+  sub->add_option("--frames", d.frames, "Frames sampled per video (default: the model's)");
+  sub->add_option("--faces", d.faces,
+                  "auto: face models see face crops; none: every model sees the whole image")
+      ->check(CLI::IsMember({"auto", "none"}));
+  sub->add_option("--aggregate", d.aggregate, "Per-file rule over face tracks: mean, max, genconvit-ref")
+      ->check(CLI::IsMember({"mean", "max", "genconvit-ref"}));
+  sub->add_option("--device", d.device, "auto, cpu, cuda or cuda:N");
+  sub->add_option("--batch", d.batch, "Crops per forward pass")->check(CLI::PositiveNumber);
+  sub->add_option("--workers", d.workers, "Files decoded ahead of inference in parallel")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--threads", a->threads, "Intra-op threads (default: every core)");
+  sub->add_option("--shard", d.shard, "Score only shard I of N (I/N), by a stable hash of each path");
+  sub->add_option("-o,--output", a->output,
+                  "Write the per-file scores CSV (path,label,score,status,...,groups) here; the input of "
+                  "`dfscan eval merge` and of --scores");
+  sub->add_flag("--progress", d.progress, "Show progress on stderr even when it is not a terminal");
+  add_metric_options(*sub, a->metrics);
+  attach_environment_and_config(*sub, "eval");
+
+  auto* merge = sub->add_subcommand("merge",
+                                    "Merge the score CSVs of `dfscan eval --shard I/N -o FILE` runs "
+                                    "and compute the metrics of the whole run");
+  merge->add_option("files", a->merge_files, "Shard score files")->required();
+  add_metric_options(*merge, a->metrics);
+
+  return [a, merge] { return merge->parsed() ? run_merge(*a) : run_eval(*a); };
 }
 
 }  // namespace

@@ -85,10 +85,47 @@ struct Interval {
   int skipped = 0;  // resamples where it was not
 };
 
+// Scores of the organisers' ASV system (ASVspoof 2019 LA `*.asv.*.gi.trl.scores.txt`): target,
+// non-target and spoof trials, higher = more likely the claimed speaker.
+struct AsvScores {
+  std::vector<double> target, nontarget, spoof;
+};
+
+// Reads an ASV score file: one trial per line, whitespace-separated, the key (target, nontarget or
+// spoof) in the second field and the score in the last. Throws dfscan::Error naming file and line.
+AsvScores read_asv_scores(const std::string& file);
+
+// The cost model of the ASVspoof 2019 evaluation plan (t-DCF v1).
+struct TdcfCostModel {
+  double p_spoof = 0.05;
+  double p_target = (1 - 0.05) * 0.99;
+  double p_nontarget = (1 - 0.05) * 0.01;
+  double c_miss_asv = 1, c_fa_asv = 10;
+  double c_miss_cm = 1, c_fa_cm = 10;
+};
+
+struct TandemDcf {
+  Metric min_tdcf;       // normalised, minimum over every CM threshold of the DET curve
+  Metric threshold;      // the CM threshold reaching it, on the P(fake) scale
+  Metric asv_eer;        // EER of the ASV system (target vs non-target)
+  Metric asv_threshold;  // its EER threshold, the fixed ASV operating point
+  double p_fa_asv = 0, p_miss_asv = 0, p_miss_spoof_asv = 0;
+  double c1 = 0, c2 = 0;
+};
+
+// min t-DCF of the ASVspoof 2019 evaluation (t-DCF v1): the ASV operating point is the ASV system's
+// own EER threshold; C1 = Ptar (Cmiss_cm - Cmiss_asv Pmiss_asv) - Pnon Cfa_asv Pfa_asv,
+// C2 = Cfa_cm Pspoof (1 - Pmiss_spoof_asv); t-DCF(t) = (C1 Pmiss_cm(t) + C2 Pfa_cm(t)) / min(C1, C2)
+// over the CM's DET curve (bona fide = real, scored 1 - P(fake)). Undefined (with a reason) when a
+// class or ASV trial type is missing or a cost weight is negative.
+TandemDcf min_tdcf_2019(const std::vector<int>& labels, const std::vector<double>& scores,
+                        const AsvScores& asv, const TdcfCostModel& cost = {});
+
 struct EvalOptions {
   double threshold = 0.5;
   double max_fpr = 0.01;  // for tpr_at_fpr
   BootstrapOptions bootstrap;
+  std::optional<AsvScores> asv;  // when set, evaluate() also computes min t-DCF (2019)
 };
 
 struct Report {
@@ -96,6 +133,7 @@ struct Report {
   double threshold = 0.5;
   Metric auc, ap, eer, eer_threshold, log_loss, accuracy, balanced_accuracy, tpr_at_fpr, tpr_at_fpr_threshold;
   Confusion confusion;
+  std::optional<TandemDcf> tdcf;  // when EvalOptions::asv was given
   // Keys "auc", "ap", "eer", "accuracy" when bootstrap.resamples > 0.
   std::map<std::string, Interval> intervals;
 };
@@ -109,18 +147,46 @@ std::map<std::string, Interval> bootstrap_intervals(const std::vector<int>& labe
                                                     const std::vector<double>& scores,
                                                     const EvalOptions& options);
 
-struct GroupReports {
-  std::vector<std::pair<std::string, Report>> groups;  // sorted by group name
-  Metric auc_gap;                                      // best minus worst defined group AUC
-  std::string best_group, worst_group;                 // empty when auc_gap is undefined
+struct GroupReport {
+  std::string name;
+  Report report;
+  bool vs_all_reals = false;  // the group had no reals, so its fakes were scored against all reals
 };
 
-// Metrics per group (group[i] names sample i's group); the AUC gap needs two groups with a defined AUC.
+struct GroupReports {
+  std::vector<GroupReport> groups;      // sorted by group name
+  Metric auc_gap;                       // best minus worst defined group AUC
+  std::string best_group, worst_group;  // empty when auc_gap is undefined
+};
+
+// Metrics per group (groups[i] names sample i's group). A group that holds reals is evaluated on its
+// own samples (its fakes vs its reals: fairness attributes such as age or gender, or a source
+// dataset). A group without reals (a manipulation method: FF++ "Deepfakes" has only fakes) is
+// evaluated as its fakes vs ALL reals of the evaluation, the usual per-method protocol. A group with
+// reals but no fakes has undefined ranking metrics. The AUC gap needs two groups with a defined AUC.
 GroupReports evaluate_by_group(const std::vector<int>& labels, const std::vector<double>& scores,
                                const std::vector<std::string>& groups, const EvalOptions& options);
 
+// Points of the ROC curve at every distinct threshold (descending), starting at (0, 0) with an
+// infinite threshold; sklearn's roc_curve(drop_intermediate=False). Empty unless both classes exist.
+struct RocCurve {
+  std::vector<double> fpr, tpr, thresholds;
+};
+RocCurve roc_curve(const std::vector<int>& labels, const std::vector<double>& scores);
+
+// Mean score per key (a video id): one sample per distinct key, in order of first appearance.
+// Throws dfscan::Error when one key carries both labels.
+struct Aggregated {
+  std::vector<std::string> keys;
+  std::vector<int> labels;
+  std::vector<double> scores;
+};
+Aggregated mean_by_key(const std::vector<int>& labels, const std::vector<double>& scores,
+                       const std::vector<std::string>& keys);
+
 // A score file: CSV with a header naming at least path, label and score (any order; extra columns
-// are group attributes). label: fake/real (any case) or 1/0; score: P(fake) in [0, 1].
+// are group attributes). label: fake/real (any case) or 1/0; score: P(fake) in [0, 1]; with a status
+// column the score of a row whose status is not "ok" is empty.
 struct ScoreTable {
   std::vector<std::string> paths;
   std::vector<int> labels;
@@ -128,6 +194,23 @@ struct ScoreTable {
   std::vector<std::string> extra_columns;              // header names beyond path/label/score
   std::vector<std::vector<std::string>> extra_values;  // [row][extra column]
   std::size_t duplicates_dropped = 0;                  // identical rows seen in more than one place
+  // Columns written by `dfscan eval --dataset` (absent from other tools' files):
+  //   status        the scan status; rows other than "ok" are kept in `unscored`, never scored
+  //   error         the one-line message of a failed file
+  //   modality      video, image, ... of the file
+  //   threshold     the decision threshold the scan used
+  //   frame_scores  space-separated P(fake) of each face crop (the frame-level samples)
+  std::vector<std::string> modalities;            // per scored row; empty without the column
+  std::vector<double> thresholds;                 // per scored row; empty without the column
+  std::vector<std::vector<double>> frame_scores;  // per scored row; empty without the column
+  struct Unscored {
+    std::string path;
+    int label = 0;
+    std::string status, error;
+    std::vector<std::string> extra_values;
+  };
+  std::vector<Unscored> unscored;
+  bool has_status = false, has_frame_scores = false;
 };
 
 // Reads and appends score files (shards of one evaluation). A path seen again with the same label and
@@ -138,5 +221,13 @@ ScoreTable read_score_files(const std::vector<std::string>& files);
 
 // The values of one extra column, or throws dfscan::Error naming the available columns.
 std::vector<std::string> column_values(const ScoreTable& table, const std::string& column);
+
+// Sorts scored and unscored rows by path: the canonical order in which `dfscan eval` and
+// `dfscan eval merge` compute metrics, so sharded and unsharded runs give bit-identical numbers.
+void sort_by_path(ScoreTable& table);
+
+// Writes a table in the layout read_score_files reads (every special column present, scores with
+// 17 significant digits so that they read back exactly), scored and unscored rows in path order.
+std::string score_table_csv(const ScoreTable& table);
 
 }  // namespace dfscan::eval

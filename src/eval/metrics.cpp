@@ -3,8 +3,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <functional>
+#include <limits>
 #include <numeric>
+#include <set>
+#include <sstream>
 #include <string>
+#include <unordered_map>
 
 #include "dfscan/status.hpp"
 #include "eval/ranking.hpp"
@@ -287,6 +293,182 @@ TprAtFpr tpr_at_fpr(const std::vector<int>& labels, const std::vector<double>& s
     }
   }
   return best;
+}
+
+namespace {
+
+// The ASVspoof scorer's compute_det_curve: target (bona fide) and non-target scores, higher = more
+// bona fide; a stable ascending sort with targets first among ties; the curve starts at (0, 1).
+struct DetCurve {
+  std::vector<double> frr, far, thresholds;
+};
+
+DetCurve det_curve(const std::vector<double>& target, const std::vector<double>& nontarget) {
+  std::vector<std::pair<double, int>> all;  // (score, 1 = target)
+  all.reserve(target.size() + nontarget.size());
+  for (double s : target) all.emplace_back(s, 1);
+  for (double s : nontarget) all.emplace_back(s, 0);
+  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  DetCurve c;
+  const double n_tar = static_cast<double>(target.size()), n_non = static_cast<double>(nontarget.size());
+  c.frr.push_back(0.0);
+  c.far.push_back(1.0);
+  c.thresholds.push_back(all.front().first - 0.001);
+  double targets_below = 0;
+  for (std::size_t k = 0; k < all.size(); ++k) {
+    targets_below += all[k].second;
+    const double nontargets_above = n_non - (static_cast<double>(k + 1) - targets_below);
+    c.frr.push_back(targets_below / n_tar);
+    c.far.push_back(nontargets_above / n_non);
+    c.thresholds.push_back(all[k].first);
+  }
+  return c;
+}
+
+// compute_eer: (EER, threshold) at the first argmin |FRR - FAR|.
+std::pair<double, double> det_eer(const DetCurve& c) {
+  std::size_t best = 0;
+  for (std::size_t k = 1; k < c.frr.size(); ++k)
+    if (std::abs(c.frr[k] - c.far[k]) < std::abs(c.frr[best] - c.far[best])) best = k;
+  return {(c.frr[best] + c.far[best]) / 2.0, c.thresholds[best]};
+}
+
+double fraction(const std::vector<double>& values, const std::function<bool(double)>& pick) {
+  std::size_t n = 0;
+  for (double v : values) n += pick(v);
+  return static_cast<double>(n) / static_cast<double>(values.size());
+}
+
+}  // namespace
+
+AsvScores read_asv_scores(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) throw Error(Status::not_found, "cannot open ASV score file " + file);
+  AsvScores out;
+  std::string line;
+  std::size_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    std::istringstream fields(line);
+    std::vector<std::string> f;
+    for (std::string w; fields >> w;) f.push_back(w);
+    if (f.empty()) continue;
+    const std::string where = file + ":" + std::to_string(line_no) + ": ";
+    if (f.size() < 3)
+      throw Error(Status::error, where + "expected SOURCE KEY SCORE (key target, nontarget or spoof)");
+    char* end = nullptr;
+    const double score = std::strtod(f.back().c_str(), &end);
+    if (end != f.back().c_str() + f.back().size() || !std::isfinite(score))
+      throw Error(Status::error, where + "score \"" + f.back() + "\" is not a finite number");
+    if (f[1] == "target")
+      out.target.push_back(score);
+    else if (f[1] == "nontarget")
+      out.nontarget.push_back(score);
+    else if (f[1] == "spoof")
+      out.spoof.push_back(score);
+    else
+      throw Error(Status::error, where + "key \"" + f[1] + "\" is not target, nontarget or spoof");
+  }
+  return out;
+}
+
+TandemDcf min_tdcf_2019(const std::vector<int>& labels, const std::vector<double>& scores,
+                        const AsvScores& asv, const TdcfCostModel& cost) {
+  validate_samples(labels, scores);
+  TandemDcf out;
+  auto undefined = [&](const std::string& why) {
+    out.min_tdcf = out.threshold = Metric::undefined(why);
+    if (!out.asv_eer.defined()) out.asv_eer = out.asv_threshold = Metric::undefined(why);
+    return out;
+  };
+  if (asv.target.empty() || asv.nontarget.empty() || asv.spoof.empty())
+    return undefined("the ASV scores need target, nontarget and spoof trials");
+  // The ASV system works at its own EER threshold.
+  const auto asv_det = det_curve(asv.target, asv.nontarget);
+  const auto [asv_eer, asv_threshold] = det_eer(asv_det);
+  out.asv_eer = Metric::of(asv_eer);
+  out.asv_threshold = Metric::of(asv_threshold);
+  out.p_fa_asv = fraction(asv.nontarget, [&](double s) { return s >= asv_threshold; });
+  out.p_miss_asv = fraction(asv.target, [&](double s) { return s < asv_threshold; });
+  out.p_miss_spoof_asv = fraction(asv.spoof, [&](double s) { return s < asv_threshold; });
+
+  std::vector<double> bona, spoof;  // CM scores: bona fide = real, 1 - P(fake)
+  for (std::size_t i = 0; i < labels.size(); ++i) (labels[i] ? spoof : bona).push_back(1.0 - scores[i]);
+  if (bona.empty() || spoof.empty())
+    return undefined(labels.empty() ? detail::kNoSamplesReason
+                                    : std::string(detail::kOneClassReason) +
+                                          (bona.empty() ? " (no real samples)" : " (no fake samples)"));
+  if (std::set<double>(scores.begin(), scores.end()).size() < 3)
+    return undefined("fewer than 3 distinct scores: t-DCF needs soft scores, not decisions");
+  out.c1 = cost.p_target * (cost.c_miss_cm - cost.c_miss_asv * out.p_miss_asv) -
+           cost.p_nontarget * cost.c_fa_asv * out.p_fa_asv;
+  out.c2 = cost.c_fa_cm * cost.p_spoof * (1 - out.p_miss_spoof_asv);
+  if (out.c1 < 0 || out.c2 < 0) return undefined("a t-DCF cost weight is negative (C1 or C2 < 0)");
+  if (std::min(out.c1, out.c2) == 0) return undefined("a t-DCF cost weight is zero (C1 or C2 = 0)");
+  const auto cm = det_curve(bona, spoof);
+  const double norm = std::min(out.c1, out.c2);
+  std::size_t best = 0;
+  double best_value = 0;
+  for (std::size_t k = 0; k < cm.frr.size(); ++k) {
+    const double value = (out.c1 * cm.frr[k] + out.c2 * cm.far[k]) / norm;
+    if (k == 0 || value < best_value) {
+      best = k;
+      best_value = value;
+    }
+  }
+  out.min_tdcf = Metric::of(best_value);
+  out.threshold = Metric::of(1.0 - cm.thresholds[best]);
+  return out;
+}
+
+RocCurve roc_curve(const std::vector<int>& labels, const std::vector<double>& scores) {
+  validate_samples(labels, scores);
+  RocCurve c;
+  std::size_t n_pos = 0;
+  for (int y : labels) n_pos += static_cast<std::size_t>(y);
+  const std::size_t n_neg = labels.size() - n_pos;
+  if (n_pos == 0 || n_neg == 0) return c;
+  const auto ranking = detail::rank_samples(labels, scores);
+  c.fpr.push_back(0.0);
+  c.tpr.push_back(0.0);
+  c.thresholds.push_back(std::numeric_limits<double>::infinity());
+  double tp = 0, fp = 0;
+  const auto& order = ranking.by_score_desc;
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    const std::size_t i = order[k];
+    (labels[i] ? tp : fp) += 1;
+    if (k + 1 < order.size() && scores[order[k + 1]] == scores[i]) continue;
+    c.fpr.push_back(fp / static_cast<double>(n_neg));
+    c.tpr.push_back(tp / static_cast<double>(n_pos));
+    c.thresholds.push_back(scores[i]);
+  }
+  return c;
+}
+
+Aggregated mean_by_key(const std::vector<int>& labels, const std::vector<double>& scores,
+                       const std::vector<std::string>& keys) {
+  validate_samples(labels, scores);
+  if (keys.size() != labels.size())
+    throw Error(Status::error, "metrics: " + std::to_string(keys.size()) + " keys for " +
+                                   std::to_string(labels.size()) + " samples");
+  Aggregated out;
+  std::unordered_map<std::string, std::size_t> slot;
+  std::vector<std::vector<double>> members;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    auto [it, inserted] = slot.emplace(keys[i], out.keys.size());
+    if (inserted) {
+      out.keys.push_back(keys[i]);
+      out.labels.push_back(labels[i]);
+      members.emplace_back();
+    } else if (out.labels[it->second] != labels[i]) {
+      throw Error(Status::error, "video \"" + keys[i] + "\" has both fake and real samples");
+    }
+    members[it->second].push_back(scores[i]);
+  }
+  out.scores.reserve(members.size());
+  for (const auto& m : members)
+    out.scores.push_back(detail::pairwise_sum(m.data(), m.size()) / static_cast<double>(m.size()));
+  return out;
 }
 
 }  // namespace dfscan::eval

@@ -155,6 +155,7 @@ Report evaluate(const std::vector<int>& labels, const std::vector<double>& score
   const auto tpr = tpr_at_fpr(labels, scores, options.max_fpr);
   r.tpr_at_fpr = tpr.tpr;
   r.tpr_at_fpr_threshold = tpr.threshold;
+  if (options.asv) r.tdcf = min_tdcf_2019(labels, scores, *options.asv);
   r.intervals = bootstrap_intervals(labels, scores, options);
   return r;
 }
@@ -165,36 +166,40 @@ GroupReports evaluate_by_group(const std::vector<int>& labels, const std::vector
   if (groups.size() != labels.size())
     throw Error(Status::error, "metrics: " + std::to_string(groups.size()) + " group values for " +
                                    std::to_string(labels.size()) + " samples");
-  std::map<std::string, std::pair<std::vector<int>, std::vector<double>>> split;
-  for (std::size_t i = 0; i < labels.size(); ++i) {
-    auto& [group_labels, group_scores] = split[groups[i]];
-    group_labels.push_back(labels[i]);
-    group_scores.push_back(scores[i]);
-  }
+  std::map<std::string, std::vector<std::size_t>> members;
+  for (std::size_t i = 0; i < labels.size(); ++i) members[groups[i]].push_back(i);
   GroupReports out;
-  const Report* best = nullptr;
-  const Report* worst = nullptr;
-  out.groups.reserve(split.size());
-  for (auto& [name, data] : split) out.groups.emplace_back(name, evaluate(data.first, data.second, options));
-  for (const auto& [name, report] : out.groups) {
-    if (!report.auc.defined()) continue;
-    if (!best || *report.auc.value > *best->auc.value) {
-      best = &report;
-      out.best_group = name;
+  out.groups.reserve(members.size());
+  for (const auto& [name, rows] : members) {
+    bool has_real = false;
+    for (auto i : rows) has_real = has_real || labels[i] == 0;
+    // No reals of its own (a manipulation method): its fakes against every real, in sample order.
+    std::vector<int> group_labels;
+    std::vector<double> group_scores;
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      const bool member = groups[i] == name;
+      if (member || (!has_real && labels[i] == 0)) {
+        group_labels.push_back(labels[i]);
+        group_scores.push_back(scores[i]);
+      }
     }
-    if (!worst || *report.auc.value < *worst->auc.value) {
-      worst = &report;
-      out.worst_group = name;
-    }
+    out.groups.push_back({name, evaluate(group_labels, group_scores, options), !has_real});
   }
+  const GroupReport* best = nullptr;
+  const GroupReport* worst = nullptr;
   std::size_t defined = 0;
-  for (const auto& g : out.groups) defined += g.second.auc.defined();
+  for (const auto& g : out.groups) {
+    if (!g.report.auc.defined()) continue;
+    ++defined;
+    if (!best || *g.report.auc.value > *best->report.auc.value) best = &g;
+    if (!worst || *g.report.auc.value < *worst->report.auc.value) worst = &g;
+  }
   if (defined < 2) {
     out.auc_gap = Metric::undefined("fewer than two groups with a defined AUC");
-    out.best_group.clear();
-    out.worst_group.clear();
   } else {
-    out.auc_gap = Metric::of(*best->auc.value - *worst->auc.value);
+    out.auc_gap = Metric::of(*best->report.auc.value - *worst->report.auc.value);
+    out.best_group = best->name;
+    out.worst_group = worst->name;
   }
   return out;
 }

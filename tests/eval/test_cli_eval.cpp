@@ -1,6 +1,5 @@
 // `dfscan eval --scores` end to end: the built binary against the fixture's reference numbers.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -9,6 +8,7 @@
 #include <sstream>
 
 #include "../common/scoped_temp_dir.hpp"
+#include "cli_util.hpp"
 #include "fixtures.hpp"
 
 namespace {
@@ -16,30 +16,15 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const std::string kBinary = DFSCAN_BINARY_DIR "/apps/dfscan/dfscan";
-
-struct Outcome {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
+using dfscan::eval::testing::Outcome;
+using dfscan::eval::testing::quote;
+using dfscan::eval::testing::slurp;
 
 class EvalCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists(kBinary)) GTEST_SKIP() << "build the dfscan target first: " << kBinary;
+    if (!fs::exists(dfscan::eval::testing::dfscan_binary()))
+      GTEST_SKIP() << "build the dfscan target first: " << dfscan::eval::testing::dfscan_binary();
     dir_ =
         fs::temp_directory_path() /
         ("dfscan-eval-cli-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
@@ -48,17 +33,7 @@ class EvalCli : public ::testing::Test {
   void TearDown() override {
     if (!dir_.empty()) dfscan::test::remove_tree(dir_);
   }
-  Outcome dfscan(const std::string& args) {
-    const auto out = dir_ / "stdout", err = dir_ / "stderr";
-    const std::string cmd =
-        quote(kBinary) + " " + args + " >" + quote(out.string()) + " 2>" + quote(err.string());
-    const int status = std::system(cmd.c_str());
-    Outcome r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
-  }
+  Outcome dfscan(const std::string& args) { return dfscan::eval::testing::run_dfscan(args, dir_); }
   std::string write(const std::string& name, const std::string& text) {
     const auto path = (dir_ / name).string();
     std::ofstream(path, std::ios::binary) << text;
@@ -107,14 +82,56 @@ TEST_F(EvalCli, JsonMatchesTheReferenceNumbers) {
     EXPECT_GE(ci["high"].get<double>(), doc[key].get<double>());
     EXPECT_EQ(ci["resamples_used"], 200);
   }
-  const auto& groups = doc["groups"];
-  EXPECT_EQ(groups["column"], "dataset");
+  ASSERT_TRUE(doc["groups"].contains("dataset")) << doc["groups"];
+  const auto& groups = doc["groups"]["dataset"];
   EXPECT_NEAR(groups["auc_gap"].get<double>(), c["expected_auc_gap"].get<double>(), 1e-12);
   for (const auto& [name, expected] : c["expected_groups"].items()) {
     SCOPED_TRACE(name);
     ASSERT_TRUE(groups["by_group"].contains(name));
     for (const char* key : kMetricKeys) expect_same(groups["by_group"][name], expected, key, 1e-12);
+    EXPECT_EQ(groups["by_group"][name]["vs_all_reals"], expected["vs_all_reals"]);
   }
+}
+
+TEST_F(EvalCli, MinTdcfWithAsvScoresMatchesThePythonReimplementation) {
+  std::ifstream in(dfscan::eval::testing::metric_fixture_dir() + "/cases.json");
+  const auto want = json::parse(in)["tdcf_cases"][0]["expected"];
+  const auto dir = dfscan::eval::testing::metric_fixture_dir();
+  const auto r = dfscan("eval --scores " + quote(dir + "/tdcf_cm_scores.csv") + " --asv-scores " +
+                        quote(dir + "/tdcf_asv_scores.txt") + " --format json --bootstrap 0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto doc = json::parse(r.out);
+  for (const char* key : {"min_tdcf", "min_tdcf_threshold", "asv_eer", "asv_threshold"}) {
+    ASSERT_TRUE(doc[key].is_number()) << key << " " << doc[key];
+    EXPECT_NEAR(doc[key].get<double>(), want[key].get<double>(), 1e-12) << key;
+  }
+  const auto text = dfscan("eval --scores " + quote(dir + "/tdcf_cm_scores.csv") + " --asv-scores " +
+                           quote(dir + "/tdcf_asv_scores.txt") + " --bootstrap 0");
+  EXPECT_NE(text.out.find("min_tdcf "), std::string::npos) << text.out;
+}
+
+TEST_F(EvalCli, UnscoredFilesAreCountedListedAndNeverScored) {
+  const auto csv = write("run.csv",
+                         "path,label,score,status,error,modality,threshold,frame_scores,gender\n"
+                         "a.mp4,fake,0.9,ok,,video,0.6,0.8 1,f\n"
+                         "b.mp4,real,0.2,ok,,video,0.6,0.1 0.3,m\n"
+                         "c.mp4,real,0.7,ok,,video,0.6,0.7,f\n"
+                         "d.mp4,fake,0.4,ok,,video,0.6,0.4,m\n"
+                         "e.mp4,fake,,decode_error,broken stream,,,,f\n"
+                         "f.mp4,real,,no_face,,video,,,m\n");
+  const auto r = dfscan("eval --scores " + quote(csv) + " --format json --bootstrap 0");
+  EXPECT_EQ(r.exit_code, 2) << r.err;  // a decode_error is a failure; no_face alone would not be
+  const auto doc = json::parse(r.out);
+  EXPECT_EQ(doc["n"], 4);
+  EXPECT_EQ(doc["statuses"]["ok"], 4);
+  EXPECT_EQ(doc["statuses"]["decode_error"], 1);
+  EXPECT_EQ(doc["unscored"]["count"], 2);
+  EXPECT_EQ(doc["unscored"]["files"][0]["path"], "e.mp4");
+  EXPECT_EQ(doc["threshold"], 0.6);  // the scan's threshold, every file agreeing
+  EXPECT_EQ(doc["levels"]["frame"]["n"], 6);
+  EXPECT_EQ(doc["levels"]["video"]["n"], 4);  // the files are videos: per-file = per-video
+  EXPECT_EQ(doc["groups"]["gender"]["by_group"]["f"]["n"], 2);
+  EXPECT_NE(doc["groups"]["gender"]["auc_gap"], nullptr);
 }
 
 TEST_F(EvalCli, ShardsGiveTheSameNumbersAsOneFile) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <iostream>
 #include <map>
 
@@ -149,10 +150,13 @@ TEST(Metrics, GroupBreakdownMatchesPerGroupReferences) {
     const auto breakdown = evaluate_by_group(labels, scores, groups, options);
     const auto& want = c["expected_groups"];
     ASSERT_EQ(breakdown.groups.size(), want.size());
-    for (const auto& [name, report] : breakdown.groups) {
+    for (const auto& [name, report, vs_all_reals] : breakdown.groups) {
       SCOPED_TRACE(name);
       ASSERT_TRUE(want.contains(name));
       EXPECT_EQ(report.n, want[name]["n"].get<std::size_t>());
+      EXPECT_EQ(vs_all_reals, want[name]["vs_all_reals"].get<bool>());
+      expect_metric("ap", report.ap, want[name]["ap"], 1e-9);
+      expect_metric("log_loss", report.log_loss, want[name]["log_loss"], 1e-9);
       expect_metric("auc", report.auc, want[name]["auc"], 1e-9);
       expect_metric("eer", report.eer, want[name]["eer"], 1e-12);
       expect_metric("accuracy", report.accuracy, want[name]["accuracy"], 1e-12);
@@ -167,9 +171,101 @@ TEST(Metrics, GroupBreakdownMatchesPerGroupReferences) {
 TEST(Metrics, GroupGapNeedsTwoDefinedGroups) {
   EvalOptions options;
   options.bootstrap.resamples = 0;
-  const auto breakdown = evaluate_by_group({0, 1, 1}, {0.2, 0.8, 0.4}, {"a", "a", "b"}, options);
+  // "b" holds one real and no fake: its AUC is undefined, so only "a" has one.
+  const auto breakdown = evaluate_by_group({0, 1, 0}, {0.2, 0.8, 0.4}, {"a", "a", "b"}, options);
+  EXPECT_FALSE(breakdown.groups[1].report.auc.defined());
   EXPECT_FALSE(breakdown.auc_gap.defined());
   EXPECT_FALSE(breakdown.auc_gap.reason.empty());
+}
+
+TEST(Metrics, GroupWithoutRealsIsScoredAgainstAllReals) {
+  EvalOptions options;
+  options.bootstrap.resamples = 0;
+  // Methods "x" and "y" have only fakes; reals carry the method "original".
+  const std::vector<int> labels{0, 0, 1, 1, 1, 1};
+  const std::vector<double> scores{0.1, 0.6, 0.9, 0.7, 0.5, 0.05};
+  const auto b = evaluate_by_group(labels, scores, {"original", "original", "x", "x", "y", "y"}, options);
+  ASSERT_EQ(b.groups.size(), 3u);
+  EXPECT_EQ(b.groups[1].name, "x");
+  EXPECT_TRUE(b.groups[1].vs_all_reals);
+  EXPECT_EQ(b.groups[1].report.n, 4u);  // 2 fakes + both reals
+  EXPECT_EQ(*b.groups[1].report.auc.value, 1.0);
+  EXPECT_EQ(*b.groups[2].report.auc.value, 0.25);  // 0.5 beats 0.1 only; 0.05 beats neither
+  EXPECT_FALSE(b.groups[0].vs_all_reals);
+  EXPECT_FALSE(b.groups[0].report.auc.defined());  // reals only
+  EXPECT_DOUBLE_EQ(*b.auc_gap.value, 0.75);
+  EXPECT_EQ(b.best_group, "x");
+  EXPECT_EQ(b.worst_group, "y");
+}
+
+TEST(Metrics, MinTdcf2019MatchesThePythonReimplementation) {
+  std::ifstream in(testing::metric_fixture_dir() + "/cases.json");
+  const auto all = nlohmann::json::parse(in);
+  ASSERT_GE(all["tdcf_cases"].size(), 2u);
+  for (const auto& c : all["tdcf_cases"]) {
+    SCOPED_TRACE(c["name"].get<std::string>());
+    AsvScores asv;
+    asv.target = c["asv"]["target"].get<std::vector<double>>();
+    asv.nontarget = c["asv"]["nontarget"].get<std::vector<double>>();
+    asv.spoof = c["asv"]["spoof"].get<std::vector<double>>();
+    const auto t =
+        min_tdcf_2019(c["labels"].get<std::vector<int>>(), c["scores"].get<std::vector<double>>(), asv);
+    const auto& want = c["expected"];
+    expect_metric("min_tdcf", t.min_tdcf, want["min_tdcf"], 1e-12);
+    expect_metric("min_tdcf_threshold", t.threshold, want["min_tdcf_threshold"], 1e-12);
+    expect_metric("asv_eer", t.asv_eer, want["asv_eer"], 1e-12);
+    expect_metric("asv_threshold", t.asv_threshold, want["asv_threshold"], 0.0);
+    EXPECT_NEAR(t.c1, want["c1"].get<double>(), 1e-15);
+    EXPECT_NEAR(t.c2, want["c2"].get<double>(), 1e-15);
+    EXPECT_EQ(t.p_fa_asv, want["p_fa_asv"].get<double>());
+    EXPECT_EQ(t.p_miss_asv, want["p_miss_asv"].get<double>());
+    EXPECT_EQ(t.p_miss_spoof_asv, want["p_miss_spoof_asv"].get<double>());
+  }
+}
+
+TEST(Metrics, MinTdcfIsUndefinedWithoutSpoofTrialsOrSoftScores) {
+  AsvScores asv{{2.0, 3.0}, {-1.0, -2.0}, {}};
+  EXPECT_FALSE(min_tdcf_2019({0, 1, 0, 1}, {0.1, 0.9, 0.2, 0.8}, asv).min_tdcf.defined());
+  asv.spoof = {0.5, 1.5};
+  EXPECT_TRUE(min_tdcf_2019({0, 1, 0, 1}, {0.1, 0.9, 0.2, 0.8}, asv).min_tdcf.defined());
+  const auto hard = min_tdcf_2019({0, 1, 0, 1}, {0.0, 1.0, 0.0, 1.0}, asv);  // decisions, not scores
+  EXPECT_FALSE(hard.min_tdcf.defined());
+  EXPECT_NE(hard.min_tdcf.reason.find("soft scores"), std::string::npos);
+}
+
+TEST(Metrics, AsvScoreFileKeysAndErrors) {
+  const auto path = testing::metric_fixture_dir() + "/tdcf_asv_scores.txt";
+  const auto asv = read_asv_scores(path);
+  EXPECT_EQ(asv.target.size(), 300u);
+  EXPECT_EQ(asv.nontarget.size(), 200u);
+  EXPECT_EQ(asv.spoof.size(), 250u);
+  EXPECT_THROW(read_asv_scores(path + ".absent"), Error);
+}
+
+TEST(Metrics, RocCurveMatchesSklearn) {
+  for (const auto& c : load_cases()) {
+    if (!c.contains("expected_roc")) continue;
+    SCOPED_TRACE(c["name"].get<std::string>());
+    const auto roc = roc_curve(c["labels"].get<std::vector<int>>(), c["scores"].get<std::vector<double>>());
+    const auto& want = c["expected_roc"];
+    ASSERT_EQ(roc.fpr.size(), want["fpr"].size());
+    EXPECT_TRUE(std::isinf(roc.thresholds[0]));
+    for (std::size_t i = 0; i < roc.fpr.size(); ++i) {
+      EXPECT_NEAR(roc.fpr[i], want["fpr"][i].get<double>(), 1e-15);
+      EXPECT_NEAR(roc.tpr[i], want["tpr"][i].get<double>(), 1e-15);
+      if (i > 0) {
+        EXPECT_EQ(roc.thresholds[i], want["thresholds"][i - 1].get<double>());
+      }
+    }
+  }
+}
+
+TEST(Metrics, MeanByKeyGivesOneSamplePerVideo) {
+  const auto v = mean_by_key({1, 1, 0, 1}, {0.2, 0.6, 0.3, 1.0}, {"a", "a", "b", "c"});
+  EXPECT_EQ(v.keys, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(v.labels, (std::vector<int>{1, 0, 1}));
+  EXPECT_DOUBLE_EQ(v.scores[0], 0.4);
+  EXPECT_THROW(mean_by_key({1, 0}, {0.2, 0.3}, {"a", "a"}), Error);
 }
 
 }  // namespace

@@ -111,5 +111,53 @@ TEST_F(ScoreCsv, MissingFileIsAnError) {
   EXPECT_NE(message.find("cannot open score file"), std::string::npos) << message;
 }
 
+TEST_F(ScoreCsv, StatusColumnKeepsUnscoredFilesOutOfTheScores) {
+  const auto csv = write("run.csv",
+                         "path,label,score,status,error,modality,threshold,frame_scores,method\n"
+                         "b.mp4,fake,0.75,ok,,video,0.7,0.5 1,Deepfakes\n"
+                         "a.mp4,real,,no_face,,video,,,original\n"
+                         "c.mp4,1,,decode_error,\"bad, very bad\",,,,FaceSwap\n");
+  const auto t = read_score_files({csv});
+  ASSERT_EQ(t.labels.size(), 1u);
+  EXPECT_EQ(t.frame_scores[0], (std::vector<double>{0.5, 1.0}));
+  EXPECT_EQ(t.modalities[0], "video");
+  EXPECT_EQ(t.thresholds[0], 0.7);
+  EXPECT_EQ(t.extra_columns, (std::vector<std::string>{"method"}));
+  ASSERT_EQ(t.unscored.size(), 2u);
+  EXPECT_EQ(t.unscored[0].status, "no_face");
+  EXPECT_EQ(t.unscored[1].error, "bad, very bad");
+  EXPECT_EQ(t.unscored[1].extra_values, (std::vector<std::string>{"FaceSwap"}));
+  EXPECT_NE(error_of({write("scored_failure.csv", "path,label,score,status\na,1,0.5,decode_error\n")})
+                .find("has a score"),
+            std::string::npos);
+}
+
+TEST_F(ScoreCsv, WrittenTablesReadBackExactly) {
+  ScoreTable t;
+  t.extra_columns = {"gender", "note"};
+  t.has_status = t.has_frame_scores = true;
+  t.paths = {"z/b.mp4", "a, \"quoted\".jpg"};
+  t.labels = {1, 0};
+  t.scores = {0.1 + 0.2, 1.0 / 3.0};
+  t.extra_values = {{"f", "x"}, {"m", ""}};
+  t.modalities = {"video", "image"};
+  t.thresholds = {0.753, 0.753};
+  t.frame_scores = {{0.1, 2.0 / 3.0}, {}};
+  t.unscored.push_back({"y.mp4", 1, "truncated", "index past the end", {"f", "y"}});
+  const auto back = read_score_files({write("t.csv", score_table_csv(t))});
+  ScoreTable want = t;
+  sort_by_path(want);
+  EXPECT_EQ(back.paths, want.paths);
+  EXPECT_EQ(back.labels, want.labels);
+  EXPECT_EQ(back.scores, want.scores);  // bit for bit: 17 significant digits
+  EXPECT_EQ(back.extra_values, want.extra_values);
+  EXPECT_EQ(back.frame_scores, want.frame_scores);
+  EXPECT_EQ(back.thresholds, want.thresholds);
+  EXPECT_EQ(back.modalities, want.modalities);
+  ASSERT_EQ(back.unscored.size(), 1u);
+  EXPECT_EQ(back.unscored[0].status, "truncated");
+  EXPECT_EQ(back.unscored[0].error, "index past the end");
+}
+
 }  // namespace
 }  // namespace dfscan::eval
