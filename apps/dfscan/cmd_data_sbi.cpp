@@ -66,6 +66,12 @@ int run_sbi(const SbiArgs& a) {
                  "are required\n";
     return kExitUsage;
   }
+  std::string ext = std::filesystem::path(a.output).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (ext != ".png" && ext != ".jpg" && ext != ".jpeg") {
+    std::cerr << "dfscan data sbi: -o must end in .png, .jpg or .jpeg\n";
+    return kExitUsage;
+  }
   // The same real images `dfscan train --data sbi:SPEC` would blend; each once.
   const auto dataset = data::open_self_blend_dataset((a.hull ? "sbi-hull:" : "sbi:") + a.data);
   std::vector<data::Sample> reals;
@@ -111,12 +117,6 @@ int run_sbi(const SbiArgs& a) {
   cv::Mat bgr;
   cv::cvtColor(grid, bgr, cv::COLOR_RGB2BGR);
   std::vector<uchar> bytes;
-  std::string ext = std::filesystem::path(a.output).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (ext != ".png" && ext != ".jpg" && ext != ".jpeg") {
-    std::cerr << "dfscan data sbi: -o must end in .png, .jpg or .jpeg\n";
-    return kExitUsage;
-  }
   if (!cv::imencode(ext, bgr, bytes, {cv::IMWRITE_JPEG_QUALITY, 85}))
     throw Error(Status::error, "cannot encode " + a.output);
   write_file_atomic(a.output, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
