@@ -43,7 +43,7 @@ heldout() {
       { print $1, lab[$1], $3, task[$1], src[$1] }
       END { if (bad) exit 1 }' > "$prefix-scores.csv"
   local threshold
-  threshold=$(jq -r 'select(.type == "file") | .threshold' "$prefix-records.jsonl" | head -1)
+  threshold=$(jq -s -r '[.[] | select(.type == "file")][0].threshold' "$prefix-records.jsonl")
   for g in task source; do
     "$dfscan" eval --scores "$prefix-scores.csv" -t "$threshold" --bootstrap 1000 --seed 0 --group-by "$g" \
       > "$prefix-eval-by-$g.txt"
