@@ -2,13 +2,19 @@
 
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <future>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "dfscan/detector.hpp"
 #include "dfscan/faces.hpp"
 #include "dfscan/log.hpp"
 #include "dfscan/media.hpp"
+#include "dfscan/model_file.hpp"
 #include "dfscan/ordered_pipeline.hpp"
 #include "dfscan/runtime.hpp"
 #include "dfscan/scan.hpp"
@@ -75,6 +81,71 @@ std::string modality_name(media::Modality m) {
   return media::to_string(m);
 }
 
+// Finds the faces of each frame on a second thread while the decoder works on the next frames.
+class StreamingFaceFinder {
+ public:
+  using Detect = std::function<std::vector<faces::Face>(const cv::Mat&)>;
+  explicit StreamingFaceFinder(Detect detect) : detect_(std::move(detect)), thread_([this] { run(); }) {}
+  ~StreamingFaceFinder() { close(/*abandon=*/true); }
+  StreamingFaceFinder(const StreamingFaceFinder&) = delete;
+  StreamingFaceFinder& operator=(const StreamingFaceFinder&) = delete;
+
+  void push(const cv::Mat& frame) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.push_back(frame);
+    }
+    wake_.notify_one();
+  }
+
+  // Waits for the faces of every pushed frame, in push order; rethrows a detector failure.
+  std::vector<std::vector<faces::Face>> finish() {
+    close(/*abandon=*/false);
+    if (error_) std::rethrow_exception(error_);
+    return std::move(results_);
+  }
+
+ private:
+  void close(bool abandon) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      closed_ = true;
+      abandon_ = abandon_ || abandon;
+    }
+    wake_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void run() {
+    for (;;) {
+      cv::Mat frame;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+        if (abandon_ || queue_.empty()) return;
+        frame = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      if (error_) continue;  // drain: the first failure is the one reported
+      try {
+        results_.push_back(detect_(frame));
+      } catch (...) {
+        error_ = std::current_exception();
+      }
+    }
+  }
+
+  Detect detect_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<cv::Mat> queue_;
+  bool closed_ = false, abandon_ = false;
+  // Written by the thread only, read after it is joined.
+  std::vector<std::vector<faces::Face>> results_;
+  std::exception_ptr error_;
+  std::thread thread_;  // last: starts once everything above exists
+};
+
 }  // namespace
 
 std::vector<std::string> default_model_names() {
@@ -102,14 +173,33 @@ nlohmann::json failure_record(const std::string& path, const std::string& status
 
 struct Scanner::Impl {
   ScanOptions options;
+  // The detectors load on a background thread while the first files decode (model loading and
+  // the face detector's set-up are a third of a one-clip run): read them only after
+  // wait_loaded(). Which kinds there are is known at once, from the manifests.
   std::vector<Detector> face_models;   // score face crops
   std::vector<Detector> image_models;  // score whole images
   std::vector<Detector> audio_models;  // score audio in windows
   int audio_rate = 0;
+  bool has_face_models = false, has_audio_models = false;
   faces::FaceSetup setup;
-  std::unique_ptr<faces::FaceDetectorPool> face_pool;
+  std::unique_ptr<faces::FaceDetectorPool> face_pool;  // valid after wait_face_pool()
   mutable std::mutex face_pool_mutex;  // the pool takes one call at a time; it parallelises inside
   media::Limits limits;
+  // Declared after what they fill, so that they are destroyed (and joined) first.
+  std::shared_future<void> loaded;
+  std::shared_future<void> face_pool_built;
+
+  // Both rethrow a loading failure, every time they are called.
+  void wait_loaded() const {
+    if (loaded.valid()) loaded.get();
+  }
+  void wait_face_pool() const {
+    if (face_pool_built.valid()) face_pool_built.get();
+  }
+  int loaded_audio_rate() const {
+    wait_loaded();
+    return audio_rate;
+  }
 
   Prepared prepare(const std::string& path) const;
   nlohmann::json infer(Prepared&& p) const;
@@ -137,37 +227,55 @@ Scanner::Scanner(ScanOptions options) : impl_(std::make_unique<Impl>()) {
     if (names.empty())
       throw Error(Status::not_found, "no model given and no shipped default model found; pass -m MODEL");
   }
+  // Manifests first: a memory map and a JSON header, without hashing or converting the weights.
+  enum class Role { face, image, audio };
+  std::vector<std::pair<std::filesystem::path, Role>> models;
   for (const auto& n : names) {
-    auto d = Detector::load(n, device);
-    d.configure({{"vae_sampling", s.options.vae_sampling}, {"seed", 0}});
-    if (d.modality() == "audio") {
-      s.audio_models.push_back(std::move(d));
-      continue;
-    }
+    const auto path = resolve_model(n);
+    io::ReadOptions header_only;
+    header_only.verify_hash = false;
+    const auto manifest = io::read_model_file(path, header_only).manifest;
+    const std::string modality = manifest.value("modality", "");
     // With --faces none every detector sees the whole image.
-    if (d.modality() == "face" && s.options.faces == "auto")
-      s.face_models.push_back(std::move(d));
-    else
-      s.image_models.push_back(std::move(d));
+    const Role role = modality == "audio"                               ? Role::audio
+                      : modality == "face" && s.options.faces == "auto" ? Role::face
+                                                                        : Role::image;
+    if (role == Role::face) {
+      if (!s.has_face_models) s.setup = face_setup_from(manifest, s.options);
+      s.has_face_models = true;
+      if (s.options.aggregate == "genconvit-ref" &&
+          manifest.value("score", nlohmann::json::object()).value("activation", "") != "softmax")
+        throw Error(Status::error, "--aggregate genconvit-ref needs two-logit models; '" +
+                                       manifest.value("name", path.stem().string()) + "' has one");
+    }
+    if (role == Role::audio) s.has_audio_models = true;
+    models.emplace_back(path, role);
   }
-  if (s.options.aggregate == "genconvit-ref") {
-    for (const auto& d : s.face_models)
-      if (d.manifest().value("score", nlohmann::json::object()).value("activation", "") != "softmax")
-        throw Error(Status::error,
-                    "--aggregate genconvit-ref needs two-logit models; '" + d.name() + "' has one");
-  }
-  if (!s.face_models.empty()) {
-    s.setup = face_setup_from(s.face_models.front().manifest(), s.options);
-    s.face_pool = std::make_unique<faces::FaceDetectorPool>(s.setup.detector);
-  }
-  s.audio_rate = scan_audio::models_sample_rate(s.audio_models);
   s.limits.deadline_seconds = s.options.deadline_seconds;
   s.limits.max_pixels = s.options.max_pixels;
+
+  // Then the weights and the face detector, each on its own thread, overlapping the first decode.
+  s.loaded = std::async(std::launch::async, [&s, models, device] {
+               for (const auto& [path, role] : models) {
+                 auto d = Detector::load(path.string(), device);
+                 d.configure({{"vae_sampling", s.options.vae_sampling}, {"seed", 0}});
+                 (role == Role::audio  ? s.audio_models
+                  : role == Role::face ? s.face_models
+                                       : s.image_models)
+                     .push_back(std::move(d));
+               }
+               s.audio_rate = scan_audio::models_sample_rate(s.audio_models);
+             }).share();
+  if (s.has_face_models)
+    s.face_pool_built = std::async(std::launch::async, [&s] {
+                          s.face_pool = std::make_unique<faces::FaceDetectorPool>(s.setup.detector);
+                        }).share();
 }
 
 Scanner::~Scanner() = default;
 
 nlohmann::json Scanner::describe_models() const {
+  impl_->wait_loaded();
   auto out = nlohmann::json::array();
   for (const auto* list : {&impl_->face_models, &impl_->image_models, &impl_->audio_models})
     for (const auto& d : *list) out.push_back({{"name", d.name()}, {"arch", d.arch()}, {"hash", d.hash()}});
@@ -189,6 +297,7 @@ Prepared Scanner::Impl::prepare(const std::string& path) const {
   p.duration = info.duration.value_or(0.0);
   std::vector<cv::Mat> frames;
   std::vector<double> times;
+  std::unique_ptr<StreamingFaceFinder> video_faces;
   if (info.modality == media::Modality::image) {
     auto img = media::read_image(path, limits);
     if (img.status != Status::ok) {
@@ -200,10 +309,10 @@ Prepared Scanner::Impl::prepare(const std::string& path) const {
     frames.push_back(img.rgb);
     times.push_back(0.0);
   } else if (info.modality == media::Modality::video || info.modality == media::Modality::video_audio) {
-    if (face_models.empty()) {
-      if (info.modality == media::Modality::video_audio && !audio_models.empty()) {
+    if (!has_face_models) {
+      if (info.modality == media::Modality::video_audio && has_audio_models) {
         // Only the audio track is scored.
-        p.audio = scan_audio::decode_audio(path, audio_rate, limits);
+        p.audio = scan_audio::decode_audio(path, loaded_audio_rate(), limits);
         p.status = p.audio.status;
         p.message = p.audio.message;
         p.decode_ms = ms_since(t0);
@@ -215,7 +324,20 @@ Prepared Scanner::Impl::prepare(const std::string& path) const {
     }
     media::VideoOptions vo;
     vo.limits = limits;
-    auto video = media::read_video(path, media::FrameSelection::uniform(setup.frames), vo);
+    video_faces = std::make_unique<StreamingFaceFinder>([this](const cv::Mat& frame) {
+      wait_face_pool();
+      std::lock_guard<std::mutex> lock(face_pool_mutex);
+      return face_pool->detect({frame}).front();
+    });
+    auto video = media::read_video(
+        path, media::FrameSelection::uniform(setup.frames),
+        [&](media::Frame&& f) {
+          frames.push_back(std::move(f.rgb));
+          times.push_back(f.pts);
+          video_faces->push(frames.back());
+          return true;
+        },
+        vo);
     for (const auto& w : video.warnings) p.warnings.push_back(w);
     if (video.status != Status::ok) {
       p.status = video.status;
@@ -223,30 +345,26 @@ Prepared Scanner::Impl::prepare(const std::string& path) const {
       return p;
     }
     if (video.duration > 0) p.duration = video.duration;
-    for (auto& f : video.frames) {
-      frames.push_back(std::move(f.rgb));
-      times.push_back(f.pts);
-    }
     if (frames.empty()) {
       p.status = Status::empty;
       p.message = "no frame could be decoded";
       return p;
     }
     if (info.modality == media::Modality::video_audio) {
-      if (audio_models.empty()) {
+      if (!has_audio_models) {
         p.warnings.push_back("audio_not_scored");
       } else {
-        p.audio = scan_audio::decode_audio(path, audio_rate, limits);
+        p.audio = scan_audio::decode_audio(path, loaded_audio_rate(), limits);
         if (!p.audio.decoded()) p.warnings.push_back(std::string("audio_") + to_string(p.audio.status));
       }
     }
   } else {
-    if (audio_models.empty()) {
+    if (!has_audio_models) {
       p.status = Status::not_scored;
       p.message = "no selected detector scores audio";
       return p;
     }
-    p.audio = scan_audio::decode_audio(path, audio_rate, limits);
+    p.audio = scan_audio::decode_audio(path, loaded_audio_rate(), limits);
     for (const auto& w : p.audio.warnings) p.warnings.push_back(w);
     if (!p.audio.decoded()) {
       p.status = p.audio.status;
@@ -254,12 +372,16 @@ Prepared Scanner::Impl::prepare(const std::string& path) const {
       return p;
     }
   }
+  // For videos this includes detecting faces in all but the last frames, on the second thread.
   p.decode_ms = ms_since(t0);
 
-  if (!face_models.empty()) {
+  if (has_face_models) {
     auto t1 = Clock::now();
     std::vector<std::vector<faces::Face>> detections;
-    {
+    if (video_faces) {
+      detections = video_faces->finish();
+    } else {
+      wait_face_pool();
       std::lock_guard<std::mutex> lock(face_pool_mutex);
       detections = face_pool->detect(frames);
     }
@@ -478,6 +600,9 @@ void Scanner::scan(const std::vector<std::string>& paths,
         return p;
       },
       [&](std::size_t i, Prepared&& p) {
+        // A model or face detector that failed to load stops the run (outside the per-file catch).
+        s.wait_loaded();
+        s.wait_face_pool();
         auto start = Clock::now();
         const double before = p.decode_ms + p.faces_ms;
         nlohmann::json record;
