@@ -2,6 +2,8 @@
 # Data-parallel `dfscan train` on two machines with torchrun (python3-torch provides it; the
 # training processes themselves run no Python). Options are spelled with underscores, which
 # torchrun 1.13 (Debian) requires and 2.x still accepts (2.x also takes --no-python etc.).
+# Debian's torchrun 1.13 under Python 3.11 crashes with its default --redirects/--tee of 0, so
+# stdout is teed to per-rank logs (1).
 # Run the same command on both machines:
 #
 #   MASTER=node0.example.org DATA=/shared/faces/data.csv scripts/train-torchrun-2node.sh
@@ -23,7 +25,7 @@ OUT=${OUT:-genconvit-ed.safetensors}
 
 exec torchrun --nnodes=2 --nproc_per_node="$GPUS" \
   --rdzv_backend=c10d --rdzv_endpoint="$MASTER:29400" --rdzv_id="${RDZV_ID:-dfscan-train}" \
-  --max_restarts=3 --no_python \
+  --max_restarts=3 --redirects=1 --tee=1 --log_dir="$OUT.torchrun-logs" --no_python \
   "$DFSCAN" train --arch genconvit-ed --data "$DATA" --device cuda --precision bf16 \
   --epochs 20 --batch 256 --optimizer adamw --lr 4e-4 --schedule cosine --warmup-steps 500 \
   --augment default --no-progress \

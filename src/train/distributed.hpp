@@ -82,8 +82,7 @@ class DataParallel {
 
 // What the trainer calls: with mode "off", or "auto" and no launcher (or a world of one), nullptr.
 // Otherwise joins the group; a CUDA device given without an index in `device_spec` ("cuda", "auto")
-// becomes cuda:LOCAL_RANK, and ranks other than 0 log warnings only. Throws dfscan::Error on a bad
-// mode or launch.
+// becomes cuda:LOCAL_RANK. Throws dfscan::Error on a bad mode or launch.
 std::unique_ptr<DataParallel> join_data_parallel(const std::string& mode, const std::string& device_spec,
                                                  c10::Device& device);
 

@@ -41,7 +41,6 @@ std::unique_ptr<DataParallel> join_data_parallel(const std::string& mode, const 
     device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(count == 1 ? 0 : env->local_rank));
   }
   auto group = DataParallel::join(*env, device);
-  if (env->rank != 0) init_logging(0);  // warnings and errors only
   log::info("distributed: rank " + std::to_string(env->rank) + " of " + std::to_string(env->world_size) +
             " (" + env->launcher + ", " + group->backend() + " on " + device.str() + ", store " +
             env->master_addr + ":" + std::to_string(env->master_port) + ")");
