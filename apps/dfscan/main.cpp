@@ -2,6 +2,7 @@
 // outcomes to exit codes; the work lives in libdfscan.
 
 #include <csignal>
+#include <cstddef>
 #include <cstring>
 #include <iostream>
 #include <set>
@@ -31,9 +32,14 @@ namespace {
 std::vector<std::string> with_default_subcommand(int argc, char** argv, const std::set<std::string>& names) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || !names.count("scan")) return args;
-  static const std::set<std::string> root_flags{"-h", "--help", "--version", "-V"};
-  if (names.count(args[0]) || root_flags.count(args[0])) return args;
-  args.insert(args.begin(), "scan");
+  // Verbosity flags belong to the root and may come first: `dfscan -v clip.mp4`.
+  static const std::set<std::string> verbosity{"-v", "-vv", "-vvv", "--verbose", "-q", "--quiet"};
+  size_t first = 0;
+  while (first < args.size() && verbosity.count(args[first])) ++first;
+  if (first == args.size()) return args;
+  static const std::set<std::string> root_flags{"-h", "--help", "--help-all", "--version", "-V"};
+  if (names.count(args[first]) || root_flags.count(args[first])) return args;
+  args.insert(args.begin() + static_cast<std::ptrdiff_t>(first), "scan");
   return args;
 }
 

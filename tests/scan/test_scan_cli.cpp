@@ -344,6 +344,17 @@ TEST(ScanCli, VerbosityFlagsWorkAfterTheSubcommand) {
   EXPECT_EQ(rc, 64);
 }
 
+TEST(ScanCli, VerbosityFlagsBeforeTheFileOrSubcommand) {
+  int rc = -1;
+  // `dfscan -v FILE` is still the default scan, and `dfscan -v scan FILE` does not scan "scan".
+  const auto out = run("-v -m /no/such/model.safetensors x.mp4", &rc);
+  EXPECT_EQ(rc, 2) << out;
+  run("-q scan -m /no/such/model.safetensors x.mp4", &rc);
+  EXPECT_EQ(rc, 2);
+  run("-vv --frames notanumber x.mp4", &rc);
+  EXPECT_EQ(rc, 64);
+}
+
 TEST(ScanCli, WholeImageLogitsMatchTheNetworkOnTheNormalisedImage) {
   NEED_MODELS();
   // The record's logits equal the network applied to the ImageNet-normalised, even-cropped image.
