@@ -7,6 +7,7 @@ random tensors with exactly those keys and shapes, in the same order, with torch
 (zip) format, as the official files are saved:
 
   * relative_position_index and num_batches_tracked are int64, everything else float32;
+  * BatchNorm running variances are U(0.5, 1.5), the rest N(0, 0.02^2), so a forward pass is finite;
   * the Swin embedder is registered twice in the official model (`embedder.*` and
     `<backbone>.patch_embed.backbone.*`), so both names refer to the same tensor here too and
     torch.save stores that storage once.
@@ -39,6 +40,9 @@ def random_tensor(key, shape, gen):
         # Indices into the bias table, whose row count is (2w-1)^2 for a w x w window.
         n = shape[0] if shape else 1
         return torch.randint(0, max(1, n), shape, generator=gen, dtype=torch.int64)
+    if key.endswith("running_var"):
+        # BatchNorm divides by sqrt(var + eps): keep it positive so a forward pass stays finite.
+        return torch.rand(shape, generator=gen, dtype=torch.float32) + 0.5
     return torch.randn(shape, generator=gen, dtype=torch.float32) * 0.02
 
 

@@ -1,5 +1,8 @@
 // `dfscan models import|list|info`: convert official checkpoints and inspect model files.
 
+#include <c10/core/Device.h>
+
+#include <chrono>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -24,6 +27,7 @@ nlohmann::json read_manifest(const fs::path& path) {
 struct ModelsArgs {
   ImportOptions import;
   std::string src, out, model, format = "text";
+  bool load = false;
 };
 
 int run_import(const ModelsArgs& a) {
@@ -79,6 +83,15 @@ int run_list(const ModelsArgs& a) {
 
 int run_info(const ModelsArgs& a) {
   const auto path = resolve_model(a.model);
+  if (a.load) {
+    // Builds the network and loads every weight strictly, as scanning does (e.g. to check a file, or
+    // to measure what loading costs).
+    const auto start = std::chrono::steady_clock::now();
+    auto detector = Detector::load(path.string(), c10::Device(c10::kCPU));
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    std::cerr << "dfscan: loaded " << detector.name() << " (" << detector.arch() << ") in " << std::fixed
+              << std::setprecision(2) << took.count() << " s\n";
+  }
   auto m = read_manifest(path);
   if (a.format == "json") {
     std::cout << m.dump(2) << "\n";
@@ -125,6 +138,7 @@ std::function<int()> add_models(CLI::App& root) {
   auto* info = models->add_subcommand("info", "Show a model's manifest");
   info->add_option("model", args->model, "Model name or path")->required();
   info->add_option("-f,--format", args->format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  info->add_flag("--load", args->load, "Also build the network and load the weights into it (strict)");
 
   return [args, imp, list, info]() {
     if (imp->parsed()) return run_import(*args);
