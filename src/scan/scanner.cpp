@@ -508,10 +508,24 @@ nlohmann::json Scanner::Impl::infer(Prepared&& p) const {
     auto a =
         scan_audio::score_audio(audio_models, p.audio, options.aggregate, options.batch, options.threshold);
     for (auto& e : a.detectors) detectors.push_back(std::move(e));
-    for (const auto& v : a.verdicts) verdicts.push_back({v.score, v.threshold});
+    // The audio model knows read speech against speech synthesisers; music and ambient sound are
+    // outside what it learnt (a real stock clip's soundtrack scores 1.0). So in a video it reports
+    // on the sound track without deciding the file, unless audio is all that was selected.
+    const bool audio_decides = p.modality == "audio" || (face_models.empty() && image_models.empty());
+    if (audio_decides) {
+      for (const auto& v : a.verdicts) verdicts.push_back({v.score, v.threshold});
+      if (p.modality != "audio" && !face_models.empty() && p.crops.empty())
+        record["warnings"].push_back("no_face");
+    } else if (!a.verdicts.empty()) {
+      // The sound track's own verdict, by the same most-confident-detector rule as the file's.
+      const auto& v = *std::max_element(
+          a.verdicts.begin(), a.verdicts.end(),
+          [](const auto& x, const auto& y) { return x.score - x.threshold < y.score - y.threshold; });
+      a.audio["threshold"] = v.threshold;
+      a.audio["label"] = v.score >= v.threshold ? "fake" : "real";
+      a.audio["decides_verdict"] = false;
+    }
     if (p.modality == "audio") record["timeline"] = a.audio["timeline"];
-    if (p.modality != "audio" && !face_models.empty() && p.crops.empty())
-      record["warnings"].push_back("no_face");
     record["audio"] = std::move(a.audio);
   }
   record["detectors"] = detectors;
