@@ -147,6 +147,10 @@ std::function<int()> add_train(CLI::App& root) {
   sub->add_flag("--resume", t.resume, "Continue from the newest checkpoint in the checkpoint folder");
   sub->add_option("--log", o->log_path, "JSONL metrics log (one line per step and per epoch)");
   sub->add_flag("--no-progress", o->no_progress, "No progress line on stderr");
+  // Never parsed here: main turns `train --continual` into `continual` (see `dfscan continual --help`).
+  sub->add_flag(
+      "--continual",
+      "Continual learning over an ordered list of tasks: --tasks tasks.toml, as `dfscan continual`");
   sub->add_option("--distributed", t.distributed,
                   "auto: data-parallel when launched by torchrun, srun or scripts/launch-local.sh "
                   "(--batch is the global batch); off: a single process")

@@ -1,6 +1,7 @@
 // dfscan: tells authentic media from deepfakes. This file only parses, dispatches and maps
 // outcomes to exit codes; the work lives in libdfscan.
 
+#include <algorithm>
 #include <csignal>
 #include <cstddef>
 #include <cstring>
@@ -38,6 +39,15 @@ std::vector<std::string> with_default_subcommand(int argc, char** argv, const st
   while (first < args.size() && verbosity.count(args[first])) ++first;
   if (first == args.size()) return args;
   static const std::set<std::string> root_flags{"-h", "--help", "--help-all", "--version", "-V"};
+  // `dfscan train --continual ...` is `dfscan continual ...`: one home for the continual options.
+  if (args[first] == "train" && names.count("continual")) {
+    const auto flag = std::find(args.begin() + static_cast<std::ptrdiff_t>(first), args.end(), "--continual");
+    if (flag != args.end()) {
+      args.erase(flag);
+      args[first] = "continual";
+      return args;
+    }
+  }
   if (names.count(args[first]) || root_flags.count(args[first])) return args;
   args.insert(args.begin() + static_cast<std::ptrdiff_t>(first), "scan");
   return args;

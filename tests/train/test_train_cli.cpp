@@ -151,3 +151,16 @@ TEST(TrainCli, AugmentListsSelectJpegAndRejectUnknownNames) {
   EXPECT_EQ(start["options"]["augment"]["jpeg_quality_min"], 10);
   EXPECT_EQ(start["options"]["augment"]["flip"], 0.5);
 }
+
+TEST(TrainCli, ContinualIsTheContinualCommand) {
+  ASSERT_TRUE(fs::exists(kApp)) << kApp;
+  dfscan::test::ScopedDir dir("cli-continual");
+  // `train --continual` takes the continual command's options (--tasks, --strategies) ...
+  const auto help = run("", "train --continual --help", dir.path);
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--strategies"), std::string::npos) << help.out;
+  // ... and fails as it does on a missing task list, not as a usage error of `train`.
+  const auto missing =
+      run("", "train --continual --tasks '" + (dir.path / "none.toml").string() + "'", dir.path);
+  EXPECT_EQ(missing.exit_code, 2) << missing.out;
+}
