@@ -44,28 +44,13 @@ def convnext_tiny():
         return ref.ConvNeXt(depths=(3, 3, 9, 3), dims=(96, 192, 384, 768)), "plain-torch"
 
 
-def ed_encoder():
-    layers, c = [], 3
-    for out in (16, 32, 64, 128, 256):
-        layers += [nn.Conv2d(c, out, 3, 1, 1), nn.ReLU(inplace=True), nn.MaxPool2d(2, 2)]
-        c = out
-    return nn.Sequential(*layers)
-
-
-def ed_decoder():
-    layers, c = [], 256
-    for out in (128, 64, 32, 16, 3):
-        layers += [nn.ConvTranspose2d(c, out, 2, 2), nn.ReLU(inplace=True)]
-        c = out
-    return nn.Sequential(*layers)
-
-
 class GenConViTED(nn.Module):
     """Network A: fc2(gelu(fc(gelu(cat(convnext(dec(enc(x))), convnext(x))))))."""
 
     def __init__(self):
         super().__init__()
-        self.encoder, self.decoder = ed_encoder(), ed_decoder()
+        ref = reference_module()  # the ED encoder and decoder are the training reference's
+        self.encoder, self.decoder = ref.encoder(), ref.decoder()
         self.backbone, self.backbone_source = convnext_tiny()
         self.fc, self.fc2 = nn.Linear(2000, 500), nn.Linear(500, 2)
 

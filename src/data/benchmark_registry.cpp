@@ -65,6 +65,7 @@ std::vector<std::string> split_csv(std::string_view line) {
       field += c;
     }
   }
+  if (quoted) throw Error(Status::error, "unterminated quote");
   fields.push_back(std::move(field));
   return fields;
 }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "data/benchmark_common.hpp"
 #include "dfscan/sbi.hpp"
 #include "dfscan/status.hpp"
 
@@ -24,20 +25,11 @@ const char* to_string(Split split) {
   return "unknown";
 }
 
-namespace {
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
-std::string trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
-}  // namespace
+// Text helpers shared with the benchmark adapters.
+using detail::at_line;
+using detail::lower;
+using detail::split_csv;
+using detail::trim;
 
 std::optional<Split> split_from_string(std::string_view name) {
   const auto n = lower(trim(name));
@@ -103,35 +95,13 @@ Dataset read_folder_dataset(const fs::path& root) {
 }
 
 namespace {
-// One CSV record (RFC 4180 quoting, no embedded newlines).
+// One CSV record, with the file and line in any error.
 std::vector<std::string> split_csv_line(const std::string& line, size_t line_no, const fs::path& csv) {
-  std::vector<std::string> fields;
-  std::string field;
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        field += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        field += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.push_back(field);
-      field.clear();
-    } else if (c != '\r') {
-      field += c;
-    }
+  try {
+    return split_csv(line);
+  } catch (const Error& e) {
+    throw Error(e.status(), at_line(csv, line_no) + e.what());
   }
-  if (quoted)
-    throw Error(Status::error, csv.string() + ":" + std::to_string(line_no) + ": unterminated quote");
-  fields.push_back(field);
-  return fields;
 }
 
 int parse_label(const std::string& raw, size_t line_no, const fs::path& csv) {
