@@ -104,6 +104,13 @@ TEST(CsvDataset, BadRowsNameTheLine) {
   EXPECT_THROW(read_csv_dataset(t.path / "nosplit.csv"), dfscan::Error);
   touch(t.path / "fields.csv", "path,label,split\na.jpg,1\n");
   EXPECT_THROW(read_csv_dataset(t.path / "fields.csv"), dfscan::Error);
+  touch(t.path / "quote.csv", "path,label,split\na.jpg,1,train\n\"b.jpg,0,train\n");
+  try {
+    read_csv_dataset(t.path / "quote.csv");
+    FAIL() << "expected an error";
+  } catch (const dfscan::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("quote.csv:3: unterminated quote"), std::string::npos) << e.what();
+  }
 }
 
 TEST(OpenDataset, DispatchesOnFolderOrCsv) {
