@@ -169,7 +169,7 @@ int evaluate(const std::string& model, const std::string& data, const std::strin
     std::vector<std::string> groups;
     for (const auto& s : samples) groups.push_back(s.groups.count(key) ? s.groups.at(key) : "");
     const auto by = dfscan::eval::evaluate_by_group(labels, scores, groups, options);
-    for (const auto& [name, g] : by.groups) report["groups"][key][name] = report_json(g);
+    for (const auto& g : by.groups) report["groups"][key][g.name] = report_json(g.report);
   }
   std::cout << json{{"model", model},
                     {"hash", detector.hash()},
