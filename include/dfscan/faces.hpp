@@ -165,6 +165,19 @@ struct FileFaces {
   double decode_ms = 0.0, faces_ms = 0.0;
 };
 
+// The frames faces are looked for in: an image is one frame at t = 0, a video `frames` uniform
+// frames. Per-file problems come back as a status (not_scored when there is no picture at all).
+struct SampledFrames {
+  Status status = Status::ok;
+  std::string message;
+  std::vector<std::string> warnings;
+  std::string modality;         // as FileFaces::modality
+  std::vector<cv::Mat> frames;  // RGB
+  std::vector<double> times;    // seconds
+};
+SampledFrames sample_frames(const std::string& path, int frames, const media::Limits& limits = {},
+                            int decode_threads = 0);
+
 // Samples setup.frames uniform frames of a video (an image is one frame at t = 0), detects faces
 // with the pool and links them into tracks. When crops_dir is not empty, writes every tracked
 // face cropped as `setup` says to crops_dir/<file stem>_t<track>_f<sampled frame>.png.

@@ -303,30 +303,11 @@ Extracted extract_file(const std::string& path, faces::FaceDetectorPool& pool,
     return out;
   };
   try {
-    const media::Limits limits;
-    const auto info = media::probe(path, limits);
-    if (info.status != Status::ok) return fail(info.status, info.message);
-    std::vector<cv::Mat> frames;
-    std::vector<double> times;
-    if (info.modality == media::Modality::image) {
-      auto img = media::read_image(path, limits);
-      if (img.status != Status::ok) return fail(img.status, img.message);
-      frames.push_back(std::move(img.rgb));
-      times.push_back(0.0);
-    } else if (info.modality == media::Modality::video || info.modality == media::Modality::video_audio) {
-      media::VideoOptions vo;
-      vo.limits = limits;
-      vo.threads = 1;  // files already run in parallel
-      auto video = media::read_video(path, media::FrameSelection::uniform(setup.frames), vo);
-      if (video.status != Status::ok) return fail(video.status, video.message);
-      for (auto& f : video.frames) {
-        frames.push_back(std::move(f.rgb));
-        times.push_back(f.pts);
-      }
-      if (frames.empty()) return fail(Status::empty, "no frame could be decoded");
-    } else {
-      return fail(Status::not_scored, "no video or image stream to look for faces in");
-    }
+    // Files already run in parallel, so each decodes on one thread.
+    auto sampled = faces::sample_frames(path, setup.frames, media::Limits{}, /*decode_threads=*/1);
+    if (sampled.status != Status::ok) return fail(sampled.status, sampled.message);
+    const auto& frames = sampled.frames;
+    const auto& times = sampled.times;
     e.frames_sampled = static_cast<int>(frames.size());
     const auto tracks = faces::track_faces(pool.detect(frames), times);
     for (const auto& track : tracks) {

@@ -37,42 +37,57 @@ void save_crops(const std::filesystem::path& dir, const std::string& path, const
 
 }  // namespace
 
-FileFaces find_faces_in_file(const std::string& path, FaceDetectorPool& pool, const FaceSetup& setup,
-                             const media::Limits& limits, const std::string& crops_dir,
-                             const TrackerOptions& tracker) {
-  const auto t0 = Clock::now();
-  FileFaces out;
+SampledFrames sample_frames(const std::string& path, int frames, const media::Limits& limits,
+                            int decode_threads) {
+  SampledFrames out;
   auto fail = [&](Status status, const std::string& message) {
     out.status = status;
     out.message = message;
-    return out;
+    out.frames.clear();
+    out.times.clear();
+    return std::move(out);
   };
   const auto info = media::probe(path, limits);
   out.warnings = info.warnings;
   if (info.modality != media::Modality::unknown) out.modality = media::to_string(info.modality);
   if (info.status != Status::ok) return fail(info.status, info.message);
 
-  std::vector<cv::Mat> frames;
-  std::vector<double> times;
   if (info.modality == media::Modality::image) {
     auto img = media::read_image(path, limits);
     if (img.status != Status::ok) return fail(img.status, img.message);
-    frames.push_back(std::move(img.rgb));
-    times.push_back(0.0);
+    out.frames.push_back(std::move(img.rgb));
+    out.times.push_back(0.0);
   } else if (info.modality == media::Modality::video || info.modality == media::Modality::video_audio) {
     media::VideoOptions options;
     options.limits = limits;
-    auto video = media::read_video(path, media::FrameSelection::uniform(setup.frames), options);
+    options.threads = decode_threads;
+    auto video = media::read_video(path, media::FrameSelection::uniform(frames), options);
     out.warnings.insert(out.warnings.end(), video.warnings.begin(), video.warnings.end());
     if (video.status != Status::ok) return fail(video.status, video.message);
     for (auto& f : video.frames) {
-      frames.push_back(std::move(f.rgb));
-      times.push_back(f.pts);
+      out.frames.push_back(std::move(f.rgb));
+      out.times.push_back(f.pts);
     }
-    if (frames.empty()) return fail(Status::empty, "no frame could be decoded");
+    if (out.frames.empty()) return fail(Status::empty, "no frame could be decoded");
   } else {
     return fail(Status::not_scored, "no video or image stream to look for faces in");
   }
+  return out;
+}
+
+FileFaces find_faces_in_file(const std::string& path, FaceDetectorPool& pool, const FaceSetup& setup,
+                             const media::Limits& limits, const std::string& crops_dir,
+                             const TrackerOptions& tracker) {
+  const auto t0 = Clock::now();
+  FileFaces out;
+  auto sampled = sample_frames(path, setup.frames, limits);
+  out.status = sampled.status;
+  out.message = sampled.message;
+  out.warnings = std::move(sampled.warnings);
+  out.modality = sampled.modality;
+  if (sampled.status != Status::ok) return out;
+  auto& frames = sampled.frames;
+  const auto& times = sampled.times;
   out.frames_sampled = static_cast<int>(frames.size());
   out.decode_ms = ms_since(t0);
 
