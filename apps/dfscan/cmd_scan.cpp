@@ -23,19 +23,6 @@
 #include "output.hpp"
 #include "scan_inputs.hpp"
 
-// libgomp (LibTorch's intra-op pool) reads OMP_WAIT_POLICY once, while the shared libraries
-// initialise, and by default spins at every barrier. With decoding and face detection sharing the
-// cores, a spinning thread waits for a partner that is not running: 2-thread inference ran 5x
-// slower on a busy 2-core machine. The executable's preinit array runs before any library
-// constructor, so this is the one place to choose passive waits; a value the user set is kept.
-namespace {
-void prefer_passive_openmp_waits(int, char**, char**) {
-  ::setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/0);
-}
-__attribute__((section(".preinit_array"),
-               used)) void (*const kPreinitOpenmp)(int, char**, char**) = prefer_passive_openmp_waits;
-}  // namespace
-
 namespace dfscan::cli {
 namespace {
 namespace fs = std::filesystem;

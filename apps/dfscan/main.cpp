@@ -56,7 +56,8 @@ std::vector<std::string> with_default_subcommand(int argc, char** argv, const st
 }  // namespace
 }  // namespace dfscan::cli
 
-int main(int argc, char** argv) {
+// Called by the `dfscan` executable (launcher.cpp) once it has set up the process environment.
+extern "C" __attribute__((visibility("default"))) int dfscan_cli_main(int argc, char** argv) {
   using namespace dfscan::cli;
   CLI::App app{
       "dfscan: tells authentic media from deepfakes.\n"
