@@ -127,6 +127,7 @@ int run_sbi(const SbiArgs& a) {
                             {"box_masks", a.preview - landmark_masks},
                             {"seed", a.seed},
                             {"data", dataset.source()}};
+  if (landmark_masks > 0) summary["terms"] = {data::landmark_model_notice()};
   std::cout << summary.dump() << "\n";
   return std::cout.good() ? kExitOk : kExitFailure;
 }

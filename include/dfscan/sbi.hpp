@@ -74,6 +74,9 @@ class LandmarkFinder {
 std::string landmark_model_path();
 // The one-line licence notice logged when the landmark model is used.
 std::string landmark_model_notice();
+// True once a self-blend sample in this process drew its mask from the landmark model: a model
+// trained on such samples carries landmark_model_notice() in its manifest's training terms.
+bool landmark_model_used();
 
 // ---- A training data source -------------------------------------------------------------------
 // "sbi:SPEC" uses landmarks when the model is available (landmark_model_path()), "sbi-hull:SPEC"

@@ -431,6 +431,12 @@ Landmarks cached_landmarks(const at::Tensor& rgb, const std::string& path) {
 
 }  // namespace
 
+bool landmark_model_used() {
+  auto& cache = landmark_cache();
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  return cache.finder != nullptr && !cache.points.empty();
+}
+
 at::Tensor blend_sample(const at::Tensor& rgb_hwc, const Sample& sample, uint64_t seed) {
   if (!is_self_blend(sample)) return rgb_hwc;
   const bool landmarks = sample.groups.at("sbi") == "landmarks";

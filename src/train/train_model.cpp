@@ -6,6 +6,7 @@
 #include "dfscan/config.hpp"
 #include "dfscan/detector.hpp"
 #include "dfscan/model_file.hpp"
+#include "dfscan/sbi.hpp"
 #include "dfscan/status.hpp"
 #include "dfscan/train.hpp"
 
@@ -135,6 +136,8 @@ TrainModelResult train_model(const TrainModelRequest& r) {
                           {"selection", "validation " + r.options.select + " (test split never used)"},
                           {"validation", out.train.validation},
                           {"stopped_early", out.train.stopped_early}};
+  // Terms that come with what the model learnt from, beyond the data's own.
+  if (data::landmark_model_used()) manifest["training"]["terms"] = {data::landmark_model_notice()};
   manifest["provenance"] = provenance;
   manifest["dfscan_version"] = DFSCAN_VERSION;
 
