@@ -6,6 +6,8 @@
 Rows match on (model, mode, dtype, batch, channels_last). A dfscan row replayed from a CUDA graph
 is compared with the same eager PyTorch row (Python has no graph there), and marked "graph". The
 ratio is dfscan img/s over PyTorch img/s: >= 1.0 means dfscan is at least as fast.
+Pipeline rows (`dfscan bench --mode pipeline`, no Python counterpart) get a table of their own:
+pinned asynchronous copies against pageable ones, ratio pinned over pageable.
 """
 import json
 import sys
@@ -35,6 +37,8 @@ def main(argv):
     print(f"{'model':<15} {'mode':<5} {'dtype':<5} {'batch':>5} {'chlst':>5} {'graph':>5} "
           f"{'dfscan img/s':>13} {'pytorch img/s':>14} {'ratio':>7}")
     worst = None
+    pipeline = [r for r in ours if r["mode"] == "pipeline"]
+    ours = [r for r in ours if r["mode"] != "pipeline"]
     for r in ours:
         ref = reference.get(key(r))
         ok = r.get("status") == "ok"
@@ -49,7 +53,26 @@ def main(argv):
               + ("" if ok else "  " + r.get("status", "")))
     if worst is not None:
         print(f"lowest ratio: {worst:.2f}")
+    if pipeline:
+        print_pipeline(pipeline)
     return 0
+
+
+def print_pipeline(rows):
+    by_key = {}
+    for r in rows:
+        k = (r["model"].split("/")[0], r["dtype"], r["batch"], r["channels_last"])
+        if r.get("status") == "ok":
+            by_key.setdefault(k, {})[bool(r.get("pinned"))] = r["images_per_s"]
+    print()
+    print(f"{'pipeline':<15} {'dtype':<5} {'batch':>5} {'chlst':>5} {'pageable img/s':>15} "
+          f"{'pinned img/s':>13} {'ratio':>7}")
+    for k, v in by_key.items():
+        pageable, pinned = v.get(False), v.get(True)
+        ratio = pinned / pageable if pageable and pinned else float("nan")
+        print(f"{k[0]:<15} {k[1]:<5} {k[2]:>5} {'yes' if k[3] else 'no':>5} "
+              f"{pageable if pageable else float('nan'):>15.1f} {pinned if pinned else float('nan'):>13.1f} "
+              f"{ratio:>7.2f}")
 
 
 if __name__ == "__main__":

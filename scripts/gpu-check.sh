@@ -34,7 +34,7 @@ print(" ".join("-isystem " + p for p in c.include_paths(cuda=True)))
 PYEOF
 ) -isystem /usr/local/cuda/include -D_GLIBCXX_USE_CXX11_ABI=$($PY -c 'import torch;print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')"
 pids=()
-for f in src/train/amp.cpp src/train/bench.cpp; do
+for f in src/train/amp.cpp src/train/bench.cpp src/detectors/device_copy.cpp; do
   timeout 60 g++ $PROBE_FLAGS "$f" >>"$LOG" 2>&1 &
   pids+=($!)
 done
@@ -81,6 +81,9 @@ if [ $build_rc -eq 0 ] && [ -x "$BIN" ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
       $PY scripts/bench-reference.py --model "$model" $common -b 64 --dtype bf16 --channels-last --mode train >>"$PYJ" 2>>"$LOG" || bench_rc=$?
     fi
   done
+  # The scan's inference stage with the synthetic crop source: pageable vs pinned asynchronous copies.
+  "$BIN" bench --arch genconvit-ed --arch-config official --device cuda --warmup 5 --iters 20 --repeats 5 \
+    -b 32,256 --dtype bf16 --channels-last --mode pipeline --pinned both --workers 8 -f jsonl >>"$DF" 2>>"$LOG" || bench_rc=$?
 fi
 say "summary: probe=$probe_rc configure=$cfg_rc build=$build_rc ctest=$test_rc bench=$bench_rc"
 if [ $build_rc -ne 0 ]; then grep -E "error|Error" "$LOG" | head -40; fi

@@ -1,4 +1,5 @@
-// `dfscan bench -m MODEL | --arch ARCH`: inference and training throughput on synthetic tensors.
+// `dfscan bench -m MODEL | --arch ARCH`: inference, training and inference-stage (pipeline)
+// throughput on synthetic tensors.
 // Rows go to stdout as they are measured (text table, JSON array or JSON Lines).
 
 #include <cstdio>
@@ -22,7 +23,8 @@ namespace {
 struct BenchCliOptions {
   bench::BenchOptions bench;
   std::string arch_config;
-  std::string graphs = "off";  // off | on | both
+  std::string graphs = "off";   // off | on | both
+  std::string pinned = "both";  // pipeline mode: off | on | both
   std::string format = "text";
   int threads = 0;
 };
@@ -35,13 +37,17 @@ std::string fixed(double v, int decimals) {
 
 void print_text_row(const bench::BenchRow& r) {
   char line[256];
-  std::snprintf(
-      line, sizeof line, "%-24s %-5s %-5s %6lld %5s %5s %12s %9s %9s %9s  %s", r.model.c_str(),
-      r.mode.c_str(), r.dtype.c_str(), static_cast<long long>(r.batch), r.channels_last ? "yes" : "no",
-      r.cuda_graph ? "yes" : "no", r.status == "ok" ? fixed(r.images_per_s, 1).c_str() : "-",
-      r.status == "ok" ? fixed(r.latency_ms_p50, 3).c_str() : "-",
-      r.status == "ok" ? fixed(r.latency_ms_p90, 3).c_str() : "-",
-      r.status == "ok" ? fixed(r.latency_ms_p99, 3).c_str() : "-", r.status == "ok" ? "" : r.status.c_str());
+  std::snprintf(line, sizeof line, "%-24s %-8s %-5s %6lld %5s %5s %5s %12s %9s %9s %9s  %s", r.model.c_str(),
+                r.mode.c_str(), r.dtype.c_str(), static_cast<long long>(r.batch),
+                r.channels_last ? "yes" : "no", r.cuda_graph ? "yes" : "no",
+                r.mode != "pipeline" ? "-"
+                : r.pinned           ? "yes"
+                                     : "no",
+                r.status == "ok" ? fixed(r.images_per_s, 1).c_str() : "-",
+                r.status == "ok" ? fixed(r.latency_ms_p50, 3).c_str() : "-",
+                r.status == "ok" ? fixed(r.latency_ms_p90, 3).c_str() : "-",
+                r.status == "ok" ? fixed(r.latency_ms_p99, 3).c_str() : "-",
+                r.status == "ok" ? "" : r.status.c_str());
   std::cout << line << std::endl;
 }
 
@@ -56,6 +62,7 @@ int run_bench(BenchCliOptions& o) {
   }
   o.bench.cuda_graphs =
       o.graphs == "both" ? std::vector<bool>{false, true} : std::vector<bool>{o.graphs == "on"};
+  o.bench.pinned = o.pinned == "both" ? std::vector<bool>{false, true} : std::vector<bool>{o.pinned == "on"};
   configure_threads(o.threads);
 
   const auto info = runtime_info();
@@ -65,8 +72,8 @@ int run_bench(BenchCliOptions& o) {
               << intra_op_threads() << " threads; img/s = median of " << o.bench.repeats << " repeats of "
               << o.bench.iters << " batches; latency per batch in ms\n";
     char header[256];
-    std::snprintf(header, sizeof header, "%-24s %-5s %-5s %6s %5s %5s %12s %9s %9s %9s", "model", "mode",
-                  "dtype", "batch", "chlst", "graph", "img/s", "p50", "p90", "p99");
+    std::snprintf(header, sizeof header, "%-24s %-8s %-5s %6s %5s %5s %5s %12s %9s %9s %9s", "model", "mode",
+                  "dtype", "batch", "chlst", "graph", "pin", "img/s", "p50", "p90", "p99");
     std::cout << header << std::endl;
   }
   bool any_failed = false;
@@ -99,13 +106,24 @@ std::function<int()> add_bench(CLI::App& root) {
   sub->add_option("--dtype", b.dtypes, "Precisions: fp32, tf32, bf16, fp16 (bf16/fp16 autocast on CUDA)")
       ->delimiter(',')
       ->check(CLI::IsMember({"fp32", "tf32", "bf16", "fp16"}));
-  sub->add_option("--mode", b.modes, "infer, train (one Adam step per batch), or both")
+  sub->add_option("--mode", b.modes,
+                  "infer, train (one Adam step per batch), pipeline (uint8 crops from a synthetic "
+                  "source on --workers threads, copied to the device and scored: the scan's inference "
+                  "stage); several allowed")
       ->delimiter(',')
-      ->check(CLI::IsMember({"infer", "train"}));
+      ->check(CLI::IsMember({"infer", "train", "pipeline"}));
   sub->add_option("--cuda-graphs", o->graphs, "Replay inference from a captured CUDA graph")
       ->check(CLI::IsMember({"off", "on", "both"}))
       ->capture_default_str();
   sub->add_flag("--channels-last", b.channels_last, "Channels-last memory format for weights and inputs");
+  sub->add_option("--pinned", o->pinned,
+                  "Pipeline mode: host-to-device copies from pinned memory, asynchronous on a copy "
+                  "stream (on), from pageable memory (off), or both rows (CUDA only; the CPU has no copies)")
+      ->check(CLI::IsMember({"off", "on", "both"}))
+      ->capture_default_str();
+  sub->add_option("--workers", b.workers, "Pipeline mode: threads of the synthetic crop source")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   sub->add_option("--device", b.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
   sub->add_option("--input-size", b.input_size, "Square input size (0: the model's)");
   sub->add_option("--warmup", b.warmup, "Warm-up batches")->capture_default_str();

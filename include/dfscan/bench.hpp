@@ -16,9 +16,16 @@ struct BenchOptions {
   nlohmann::json arch_config;  // a preset name (string; see `dfscan models list --arch`) or a config
   std::vector<int64_t> batch_sizes{1, 32};
   std::vector<std::string> dtypes{"fp32"};  // fp32 | tf32 | bf16 | fp16 (bf16/fp16: CUDA autocast)
-  std::vector<std::string> modes{"infer"};  // infer | train (one Adam step on random labels)
-  std::vector<bool> cuda_graphs{false};     // inference only; needs a CUDA build of LibTorch
+  // infer | train (one Adam step on random labels) | pipeline (the scan pipeline's inference
+  // stage: uint8 crops from a synthetic source on worker threads, copied to the device,
+  // normalised there and scored; wall time includes the source and the copies)
+  std::vector<std::string> modes{"infer"};
+  std::vector<bool> cuda_graphs{false};  // inference only; needs a CUDA build of LibTorch
   bool channels_last = false;
+  // pipeline mode: copies from pageable memory (false) and/or pinned, asynchronous ones (true;
+  // CUDA only, left out on the CPU)
+  std::vector<bool> pinned{false, true};
+  int workers = 4;  // pipeline mode: threads of the synthetic source
   std::string device = "auto";
   int64_t input_size = 0;  // 0: the model's input size
   int warmup = 3;
@@ -32,6 +39,7 @@ struct BenchRow {
   int64_t input_size = 0;
   bool channels_last = false;
   bool cuda_graph = false;
+  bool pinned = false;        // pipeline mode: pinned, asynchronous host-to-device copies
   std::string status = "ok";  // "ok", or why this combination was skipped
   double images_per_s = 0;    // median over repeats
   double latency_ms_p50 = 0, latency_ms_p90 = 0, latency_ms_p99 = 0;  // per batch

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "detectors/architecture.hpp"
+#include "detectors/device_copy.hpp"
 #include "detectors/preprocess.hpp"
 #include "dfscan/config.hpp"
 #include "dfscan/model_file.hpp"
@@ -109,12 +110,34 @@ at::Tensor Detector::prepare(const at::Tensor& rgb_hwc) const {
   return detectors::prepare_image(rgb_hwc, impl_->manifest["input"]);
 }
 
+namespace {
+
+// The network's raw outputs for one batch, left on the device (no wait for the result).
+at::Tensor forward_on_device(const Detector::Impl& d, const at::Tensor& batch) {
+  auto input = detectors::to_device(batch, d.device);
+  if (d.channels_last && input.dim() == 4) input = input.contiguous(at::MemoryFormat::ChannelsLast);
+  return d.arch->forward(*d.net, input, d.manifest);
+}
+
+}  // namespace
+
 at::Tensor Detector::logits(const at::Tensor& batch) const {
   torch::NoGradGuard no_grad;
-  auto input = batch.to(impl_->device);
-  if (impl_->channels_last && input.dim() == 4) input = input.contiguous(at::MemoryFormat::ChannelsLast);
-  auto out = impl_->arch->forward(*impl_->net, input, impl_->manifest);
-  return out.to(torch::kCPU).to(torch::kFloat);
+  return forward_on_device(*impl_, batch).to(torch::kCPU).to(torch::kFloat);
+}
+
+at::Tensor Detector::logits(const std::vector<at::Tensor>& inputs, int batch_size) const {
+  if (inputs.empty()) throw Error(Status::error, "no inputs to score");
+  if (batch_size < 1) throw Error(Status::error, "batch size must be >= 1");
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> outputs;
+  for (size_t i = 0; i < inputs.size(); i += static_cast<size_t>(batch_size)) {
+    const auto end = std::min(inputs.size(), i + static_cast<size_t>(batch_size));
+    const std::vector<at::Tensor> chunk(inputs.begin() + static_cast<std::ptrdiff_t>(i),
+                                        inputs.begin() + static_cast<std::ptrdiff_t>(end));
+    outputs.push_back(forward_on_device(*impl_, torch::stack(chunk)).to(torch::kFloat));
+  }
+  return torch::cat(outputs).to(torch::kCPU);
 }
 
 at::Tensor Detector::scores(const at::Tensor& logits) const {

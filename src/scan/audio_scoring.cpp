@@ -67,14 +67,9 @@ AudioScores score_audio(const std::vector<Detector>& models, const DecodedAudio&
     if (window_s <= 0 || hop_s <= 0)
       throw Error(Status::error, "audio model '" + d.name() + "' has a bad window or hop");
     const auto spans = audio::window_spans(n, std::llround(window_s * rate), std::llround(hop_s * rate));
-    std::vector<at::Tensor> logits;
-    for (size_t i = 0; i < spans.size(); i += static_cast<size_t>(batch)) {
-      const auto end = std::min(spans.size(), i + static_cast<size_t>(batch));
-      std::vector<at::Tensor> chunk;
-      for (size_t k = i; k < end; ++k) chunk.push_back(wave.slice(0, spans[k].first, spans[k].second));
-      logits.push_back(d.logits(torch::stack(chunk)));
-    }
-    const auto all_logits = torch::cat(logits);
+    std::vector<at::Tensor> windows;
+    for (const auto& [begin, end] : spans) windows.push_back(wave.slice(0, begin, end));
+    const auto all_logits = d.logits(windows, batch);
     const auto scores = d.scores(all_logits).to(torch::kDouble).contiguous();
     const double* s = scores.data_ptr<double>();
     const double file_score =

@@ -411,14 +411,8 @@ struct DetectorOutput {
 };
 
 DetectorOutput run_detector(const Detector& d, const std::vector<at::Tensor>& inputs, int batch) {
-  std::vector<at::Tensor> logits;
-  for (size_t i = 0; i < inputs.size(); i += batch) {
-    const auto end = std::min(inputs.size(), i + static_cast<size_t>(batch));
-    std::vector<at::Tensor> chunk(inputs.begin() + i, inputs.begin() + end);
-    logits.push_back(d.logits(torch::stack(chunk)));
-  }
   DetectorOutput out;
-  out.logits = torch::cat(logits);
+  out.logits = d.logits(inputs, batch);
   out.scores = d.scores(out.logits);
   return out;
 }

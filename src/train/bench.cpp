@@ -9,10 +9,12 @@
 #include <optional>
 
 #include "detectors/architecture.hpp"
+#include "detectors/device_copy.hpp"
 #include "dfscan/checkpoint.hpp"
 #include "dfscan/config.hpp"
 #include "dfscan/detector.hpp"
 #include "dfscan/model_file.hpp"
+#include "dfscan/ordered_pipeline.hpp"
 #include "dfscan/runtime.hpp"
 #include "dfscan/status.hpp"
 #include "dfscan/train.hpp"
@@ -225,6 +227,47 @@ void bench_training(Network& n, const BenchOptions& o, const c10::Device& device
       row);
 }
 
+// The scan pipeline's inference stage, fed by a synthetic tensor source in place of decoding and
+// face cropping: worker threads hand over fresh uint8 [B,S,S,3] batches in pageable memory; this
+// thread copies each to the device (pinned and asynchronous, or an ordinary copy), converts and
+// normalises it there, and runs the network, waiting for the device only at the end of a repeat.
+void bench_pipeline(Network& n, const BenchOptions& o, const c10::Device& device, BenchRow& row) {
+  n.net->eval();
+  const auto precision = autocast_precision(row.dtype);
+  train::check_precision(precision, device);
+  torch::manual_seed(0);
+  const auto crops = torch::randint(0, 256, {row.batch, n.input_size, n.input_size, 3}, torch::kUInt8);
+  const auto produce = [&](std::size_t) { return crops.clone(); };  // new memory, as a decoder's
+  c10::InferenceMode inference;
+  train::AutocastGuard autocast(precision);
+  const auto consume = [&](std::size_t, at::Tensor&& batch) {
+    auto x = detectors::to_device(batch, device, row.pinned).permute({0, 3, 1, 2}).to(torch::kFloat);
+    x = x.div_(127.5).sub_(1.0).contiguous(o.channels_last ? at::MemoryFormat::ChannelsLast
+                                                           : at::MemoryFormat::Contiguous);
+    (void)n.arch->forward(*n.net, x, n.manifest);
+  };
+  const auto workers = std::max(1, o.workers);
+  const auto run_batches = [&](int count) {
+    ordered_pipeline<at::Tensor>(static_cast<std::size_t>(count), workers,
+                                 static_cast<std::size_t>(workers) + 2, produce, consume);
+    if (device.is_cuda()) torch::cuda::synchronize();
+  };
+  if (o.warmup > 0) run_batches(o.warmup);
+  std::vector<double> per_batch_ms;
+  for (int r = 0; r < o.repeats; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    run_batches(o.iters);
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    row.repeat_images_per_s.push_back(ms > 0 ? 1000.0 * static_cast<double>(row.batch * o.iters) / ms : 0.0);
+    per_batch_ms.push_back(ms / o.iters);  // batches overlap: a repeat's mean, not one batch's own
+  }
+  row.images_per_s = median(row.repeat_images_per_s);
+  row.latency_ms_p50 = quantile(per_batch_ms, 0.50);
+  row.latency_ms_p90 = quantile(per_batch_ms, 0.90);
+  row.latency_ms_p99 = quantile(per_batch_ms, 0.99);
+}
+
 }  // namespace
 
 double median(std::vector<double> values) {
@@ -244,8 +287,9 @@ std::vector<BenchRow> run(const BenchOptions& o, const std::function<void(const 
   if (o.iters < 1 || o.repeats < 1 || o.warmup < 0)
     throw Error(Status::error, "bench needs --iters >= 1, --repeats >= 1 and --warmup >= 0");
   for (const auto& mode : o.modes)
-    if (mode != "infer" && mode != "train")
-      throw Error(Status::error, "unknown bench mode '" + mode + "' (infer, train)");
+    if (mode != "infer" && mode != "train" && mode != "pipeline")
+      throw Error(Status::error, "unknown bench mode '" + mode + "' (infer, train, pipeline)");
+  if (o.pinned.empty()) throw Error(Status::error, "bench needs a pinned setting (on, off or both)");
   for (const auto& dtype : o.dtypes) (void)autocast_precision(dtype);
   for (const auto batch : o.batch_sizes)
     if (batch < 1) throw Error(Status::error, "batch sizes must be >= 1");
@@ -256,39 +300,50 @@ std::vector<BenchRow> run(const BenchOptions& o, const std::function<void(const 
   if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
 
   std::vector<BenchRow> rows;
+  // Pinned memory only exists with CUDA: pipeline rows on other devices copy from pageable memory.
+  std::vector<bool> pinned_settings;
+  for (const bool pinned : o.pinned)
+    if (!pinned || device.is_cuda()) pinned_settings.push_back(pinned);
+  if (pinned_settings.empty()) pinned_settings.push_back(false);
+
   for (const auto& mode : o.modes) {
+    const auto pin_rows = mode == "pipeline" ? pinned_settings : std::vector<bool>{false};
     for (const auto& dtype : o.dtypes)
       for (const bool graph : o.cuda_graphs)
-        for (const auto batch : o.batch_sizes) {
-          BenchRow row;
-          row.model = n.label;
-          row.mode = mode;
-          row.dtype = dtype;
-          row.device = device.str();
-          row.batch = batch;
-          row.input_size = n.input_size;
-          row.channels_last = o.channels_last;
-          row.cuda_graph = graph;
-          if (graph && (mode == "train" || !device.is_cuda())) {
-            row.status =
-                mode == "train" ? "skipped: CUDA graphs are for inference" : "skipped: CUDA graphs need CUDA";
-          } else {
-            set_tf32(dtype == "tf32");
-            try {
-              if (mode == "infer")
-                bench_inference(n, o, device, row);
-              else
-                bench_training(n, o, device, row);
-            } catch (const Error& e) {
-              // One unsupported combination (bf16 on a CPU) must not end the table.
-              row.status = std::string("skipped: ") + e.what();
-            } catch (const c10::Error& e) {
-              row.status = "failed: " + one_line(e.what());
+        for (const bool pinned : pin_rows)
+          for (const auto batch : o.batch_sizes) {
+            BenchRow row;
+            row.pinned = pinned;
+            row.model = n.label;
+            row.mode = mode;
+            row.dtype = dtype;
+            row.device = device.str();
+            row.batch = batch;
+            row.input_size = n.input_size;
+            row.channels_last = o.channels_last;
+            row.cuda_graph = graph;
+            if (graph && (mode != "infer" || !device.is_cuda())) {
+              row.status = mode != "infer" ? "skipped: CUDA graphs are for inference on fixed inputs"
+                                           : "skipped: CUDA graphs need CUDA";
+            } else {
+              set_tf32(dtype == "tf32");
+              try {
+                if (mode == "infer")
+                  bench_inference(n, o, device, row);
+                else if (mode == "train")
+                  bench_training(n, o, device, row);
+                else
+                  bench_pipeline(n, o, device, row);
+              } catch (const Error& e) {
+                // One unsupported combination (bf16 on a CPU) must not end the table.
+                row.status = std::string("skipped: ") + e.what();
+              } catch (const c10::Error& e) {
+                row.status = "failed: " + one_line(e.what());
+              }
             }
+            if (on_row) on_row(row);
+            rows.push_back(std::move(row));
           }
-          if (on_row) on_row(row);
-          rows.push_back(std::move(row));
-        }
   }
   return rows;
 }
@@ -302,6 +357,7 @@ json to_json(const BenchRow& r) {
             {"input_size", r.input_size},
             {"channels_last", r.channels_last},
             {"cuda_graph", r.cuda_graph},
+            {"pinned", r.pinned},
             {"status", r.status}};
   if (r.status == "ok") {
     j["images_per_s"] = r.images_per_s;

@@ -68,6 +68,32 @@ TEST(Bench, UnsupportedCombinationsAreSkippedWithAReasonNotDropped) {
   EXPECT_FALSE(dfscan::bench::to_json(rows[2]).contains("images_per_s"));
 }
 
+// The inference stage fed by the synthetic crop source. The CPU has no pinned memory, so it gets
+// the pageable rows only, and CUDA graphs (fixed inputs) do not apply.
+TEST(Bench, PipelineModeRunsTheInferenceStageOnTheCpu) {
+  auto o = tiny_npr();
+  o.modes = {"pipeline"};
+  o.workers = 2;
+  o.pinned = {false, true};
+  o.cuda_graphs = {false, true};
+  const auto rows = dfscan::bench::run(o);
+  ASSERT_EQ(rows.size(), 4u);  // 2 graph settings x 1 pinned setting x 2 batch sizes
+  for (const auto& r : rows) {
+    EXPECT_EQ(r.mode, "pipeline");
+    EXPECT_FALSE(r.pinned);
+    EXPECT_EQ(dfscan::bench::to_json(r)["pinned"], false);
+    if (r.cuda_graph) {
+      EXPECT_NE(r.status.find("skipped"), std::string::npos) << r.status;
+      continue;
+    }
+    EXPECT_EQ(r.status, "ok") << r.status;
+    ASSERT_EQ(r.repeat_images_per_s.size(), 3u);
+    EXPECT_GT(r.images_per_s, 0.0);
+  }
+  o.pinned.clear();
+  EXPECT_THROW(dfscan::bench::run(o), dfscan::Error);
+}
+
 TEST(Bench, RejectsBadOptionsBeforeRunning) {
   auto o = tiny_npr();
   o.dtypes = {"int8"};
