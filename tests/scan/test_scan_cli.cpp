@@ -164,9 +164,11 @@ TEST(ScanCli, SharedVideosWithTheShippedDefaultModels) {
     if (r.contains("audio")) {
       EXPECT_EQ(r["audio"]["decides_verdict"], false) << r.dump();
       EXPECT_TRUE(r["audio"]["label"] == "fake" || r["audio"]["label"] == "real");
-      for (const auto& d : r["detectors"])
-        if (d["name"] == "genconvit-ed-atto")
+      for (const auto& d : r["detectors"]) {
+        if (d["name"] == "genconvit-ed-atto") {
           EXPECT_DOUBLE_EQ(r["score"].get<double>(), d["score"].get<double>());
+        }
+      }
     }
   }
   if (dfscan::test::run_shell("/usr/bin/python3 -c 'import jsonschema' 2>/dev/null") != 0)
@@ -225,8 +227,11 @@ TEST(ScanCli, MixedFolderOneRecordPerFileInOrderExitTwo) {
   for (size_t i = 0; i < expected.size(); ++i) {
     EXPECT_EQ(fs::path(records[i]["path"].get<std::string>()).filename(), expected[i]);
     status[expected[i]] = records[i]["status"];
-    if (records[i]["status"] == "ok") EXPECT_TRUE(records[i]["score"].is_number());
-    if (records[i]["status"] != "ok") EXPECT_TRUE(records[i]["score"].is_null());
+    if (records[i]["status"] == "ok") {
+      EXPECT_TRUE(records[i]["score"].is_number());
+    } else {
+      EXPECT_TRUE(records[i]["score"].is_null());
+    }
   }
   EXPECT_EQ(status["empty.mp4"], "empty");
   EXPECT_EQ(status["text.mp4"], "unsupported");
@@ -237,8 +242,11 @@ TEST(ScanCli, MixedFolderOneRecordPerFileInOrderExitTwo) {
   EXPECT_EQ(status["tone.wav"], "not_scored");
   for (const auto& v : shared_videos()) EXPECT_EQ(status[v.filename().string()], "ok");
   // Face crops are images: the whole-image model scores them even where no face is found.
-  for (const auto& [name, s] : status)
-    if (name.rfind("crop_", 0) == 0) EXPECT_EQ(s, "ok") << name;
+  for (const auto& [name, s] : status) {
+    if (name.rfind("crop_", 0) == 0) {
+      EXPECT_EQ(s, "ok") << name;
+    }
+  }
   EXPECT_EQ(records.back()["exit_code"], 2);
 }
 
