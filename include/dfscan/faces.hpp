@@ -5,6 +5,7 @@
 // Image convention: detectors take the media layer's frames (8-bit RGB). They also accept grey,
 // RGBA, 16-bit and float images (converted first) and return nothing for empty images.
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <opencv2/core.hpp>
 #include <string>
 #include <vector>
@@ -143,6 +144,12 @@ struct FaceSetup {
   int frames = 16;       // sampled frames per video
   int input_size = 224;  // crop side in pixels
 };
+
+// A model's face setup: its manifest's "faces" object over the defaults above, the crop side
+// falling back to the manifest's "input" size. The scanner and the face-crop cache both start
+// here, then apply explicit options on top (CONVENTIONS.md: option > manifest > default), so a
+// cache built for a model crops exactly as scanning with that model does.
+FaceSetup face_setup_from_manifest(const nlohmann::json& manifest);
 
 // The crop rectangle for a box: square (if asked) around the box centre, grown by the margin,
 // moved (not cut) to stay inside the frame, and shrunk only when the frame is too small.

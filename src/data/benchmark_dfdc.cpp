@@ -31,6 +31,17 @@ std::string field(const nlohmann::json& entry, const char* key) {
   return it != entry.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// 1 for a FAKE entry, 0 for a REAL one, in either case; anything else names the entry. `spelling`
+// is how the manifest writes its labels, for the message.
+int fake_label(const nlohmann::json& entry, const fs::path& manifest, const std::string& name,
+               const char* spelling) {
+  const auto raw = field(entry, "label");
+  if (lower(raw) == "fake") return 1;
+  if (lower(raw) == "real") return 0;
+  throw Error(Status::error,
+              manifest.string() + ": entry '" + name + "': label '" + raw + "' is not " + spelling);
+}
+
 std::string relative_to(const fs::path& p, const fs::path& root) {
   const auto rel = fs::path(p).lexically_relative(root).generic_string();
   return rel.empty() || rel == "." ? std::string() : rel;
@@ -46,16 +57,7 @@ std::string read_metadata(LayoutCollector& c, const fs::path& file) {
   for (const auto& [name, entry] : j.items()) {
     if (!entry.is_object())
       throw Error(Status::error, file.string() + ": entry '" + name + "' is not an object");
-    const auto raw_label = field(entry, "label");
-    int label;
-    if (lower(raw_label) == "fake") {
-      label = 1;
-    } else if (lower(raw_label) == "real") {
-      label = 0;
-    } else {
-      throw Error(Status::error,
-                  file.string() + ": entry '" + name + "': label '" + raw_label + "' is not REAL or FAKE");
-    }
+    const int label = fake_label(entry, file, name, "REAL or FAKE");
     Split split = Split::train;
     if (const auto raw_split = field(entry, "split"); !raw_split.empty()) {
       const auto s = split_from_string(raw_split);
@@ -115,16 +117,7 @@ BenchmarkDataset open_preview(const fs::path& root, const fs::path& manifest,
   for (const auto& [rel, entry] : j.items()) {
     if (!entry.is_object())
       throw Error(Status::error, manifest.string() + ": entry '" + rel + "' is not an object");
-    const auto raw_label = field(entry, "label");
-    int label;
-    if (lower(raw_label) == "fake") {
-      label = 1;
-    } else if (lower(raw_label) == "real") {
-      label = 0;
-    } else {
-      throw Error(Status::error,
-                  manifest.string() + ": entry '" + rel + "': label '" + raw_label + "' is not real or fake");
-    }
+    const int label = fake_label(entry, manifest, rel, "real or fake");
     const auto raw_set = field(entry, "set");
     const auto split = split_from_string(raw_set);
     if (!split)

@@ -12,6 +12,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -56,21 +57,14 @@ struct Settings {
 
 // The scanner's rule (CONVENTIONS.md): explicit option > model manifest > built-in default.
 Settings resolve_settings(const FaceCacheOptions& o) {
+  const auto model = faces::face_setup_from_manifest(o.model_manifest);
   Settings s;
-  const auto& m = o.model_manifest;
-  if (m.is_object()) {
-    if (m.contains("faces") && m["faces"].is_object()) {
-      const auto& f = m["faces"];
-      s.detector = f.value("detector", s.detector);
-      s.margin = f.value("margin", s.margin);
-      s.square = f.value("square", s.square);
-      s.frames = f.value("frames", s.frames);
-      s.size = f.value("input_size", 0);
-    }
-    if (s.size <= 0 && m.contains("input") && m["input"].contains("size") && m["input"]["size"].is_number())
-      s.size = m["input"]["size"].get<int>();
-    if (s.size <= 0) s.size = 224;
-  }
+  s.detector = model.detector;
+  // FaceSetup keeps the margin as a float; the settings (and their hash) keep the decimal value.
+  s.margin = std::round(static_cast<double>(model.margin) * 1e6) / 1e6;
+  s.square = model.square;
+  s.frames = model.frames;
+  s.size = model.input_size;
   if (o.frames > 0) s.frames = o.frames;
   if (o.size > 0) s.size = o.size;
   if (o.margin >= 0) s.margin = o.margin;

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "dfscan/faces.hpp"
@@ -16,6 +17,25 @@ std::pair<int, int> place(double centre, double length, int limit) {
 }
 
 }  // namespace
+
+FaceSetup face_setup_from_manifest(const nlohmann::json& manifest) {
+  FaceSetup setup;
+  if (!manifest.is_object()) return setup;
+  int input_size = 0;
+  if (manifest.contains("faces") && manifest["faces"].is_object()) {
+    const auto& f = manifest["faces"];
+    setup.detector = f.value("detector", setup.detector);
+    setup.margin = f.value("margin", setup.margin);
+    setup.square = f.value("square", setup.square);
+    setup.frames = f.value("frames", setup.frames);
+    input_size = f.value("input_size", 0);
+  }
+  if (input_size <= 0 && manifest.contains("input") && manifest["input"].is_object() &&
+      manifest["input"].contains("size") && manifest["input"]["size"].is_number_integer())
+    input_size = manifest["input"]["size"].get<int>();
+  if (input_size > 0) setup.input_size = input_size;
+  return setup;
+}
 
 cv::Rect crop_rect(const cv::Rect2f& box, const cv::Size& frame, const FaceSetup& setup) {
   if (box.width <= 0.f || box.height <= 0.f || frame.width <= 0 || frame.height <= 0) return {};

@@ -62,15 +62,7 @@ at::Tensor mat_to_tensor(const cv::Mat& rgb) {
 }
 
 faces::FaceSetup face_setup_from(const nlohmann::json& manifest, const ScanOptions& options) {
-  faces::FaceSetup setup;
-  if (manifest.contains("faces") && manifest["faces"].is_object()) {
-    const auto& f = manifest["faces"];
-    setup.detector = f.value("detector", setup.detector);
-    setup.margin = f.value("margin", setup.margin);
-    setup.square = f.value("square", setup.square);
-    setup.frames = f.value("frames", setup.frames);
-    setup.input_size = f.value("input_size", setup.input_size);
-  }
+  auto setup = faces::face_setup_from_manifest(manifest);
   if (options.frames > 0) setup.frames = options.frames;
   if (options.face_margin >= 0) setup.margin = static_cast<float>(options.face_margin);
   if (!options.face_detector.empty()) setup.detector = options.face_detector;

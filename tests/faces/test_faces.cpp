@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -313,4 +314,32 @@ TEST(Crop, ShrinkingAveragesPixels) {
   cv::minMaxLoc(out.reshape(1), &lo, &hi);
   EXPECT_GE(lo, 126);
   EXPECT_LE(hi, 129);
+}
+
+TEST(FaceSetupFromManifest, FacesObjectOverDefaultsWithTheInputSizeAsFallback) {
+  const FaceSetup defaults;
+  // No manifest, or one without faces or input: the built-in defaults.
+  for (const auto& m : {nlohmann::json(), nlohmann::json::object(), nlohmann::json{{"faces", nullptr}}}) {
+    const auto s = face_setup_from_manifest(m);
+    EXPECT_EQ(s.detector, defaults.detector);
+    EXPECT_FLOAT_EQ(s.margin, defaults.margin);
+    EXPECT_EQ(s.square, defaults.square);
+    EXPECT_EQ(s.frames, defaults.frames);
+    EXPECT_EQ(s.input_size, defaults.input_size);
+  }
+  // GenConViT's reference crops: every field from "faces".
+  const auto ed = face_setup_from_manifest(
+      {{"faces",
+        {{"detector", "dlib-hog"}, {"margin", 0.0}, {"square", false}, {"frames", 15}, {"input_size", 128}}},
+       {"input", {{"size", 224}}}});
+  EXPECT_EQ(ed.detector, "dlib-hog");
+  EXPECT_FLOAT_EQ(ed.margin, 0.f);
+  EXPECT_FALSE(ed.square);
+  EXPECT_EQ(ed.frames, 15);
+  EXPECT_EQ(ed.input_size, 128);  // faces.input_size wins over input.size
+  // Without faces.input_size the crops are made at the network's input size, not resized twice.
+  const auto fallback = face_setup_from_manifest({{"faces", {{"frames", 8}}}, {"input", {{"size", 160}}}});
+  EXPECT_EQ(fallback.frames, 8);
+  EXPECT_EQ(fallback.input_size, 160);
+  EXPECT_EQ(fallback.detector, defaults.detector);
 }
