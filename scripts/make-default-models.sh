@@ -69,14 +69,17 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 def line(name, m):
     def f(k):
-        v, (lo, hi) = m[k], m["ci95"].get(k, [None, None])
-        return "n/a" if v is None else f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+        v, ci = m[k], (m["ci95"] or {}).get(k) or {}
+        if v is None:
+            return "n/a"
+        lo, hi = ci.get("low"), ci.get("high")
+        return f"{v:.3f}" + ("" if lo is None or hi is None else f" [{lo:.3f}, {hi:.3f}]")
     print(f"{name}: n={m['n']} (fake {m['n_fake']}, real {m['n_real']}), threshold {m['threshold']:.4f}: "
           f"AUC {f('auc')}, accuracy {f('accuracy')}, EER {f('eer')}")
 print(f"hash {r['hash']}")
 line(r["split"], r["metrics"])
 for key, groups in r["metrics"].get("groups", {}).items():
-    for g, m in groups.items():
+    for g, m in groups["by_group"].items():
         line(f"{r['split']} {key}={g}", m)
 EOF
   done

@@ -23,6 +23,7 @@
 #include "dfscan/detector.hpp"
 #include "dfscan/metrics.hpp"
 #include "dfscan/model_file.hpp"
+#include "dfscan/report.hpp"
 #include "dfscan/runtime.hpp"
 #include "dfscan/status.hpp"
 #include "dfscan/train.hpp"
@@ -115,28 +116,6 @@ int train(const fs::path& recipe_path, const std::string& data, const fs::path& 
   return 0;
 }
 
-json metric_json(const dfscan::eval::Metric& m) {
-  return m.defined() ? json(*m.value) : json(nullptr);
-}
-
-json report_json(const dfscan::eval::Report& r) {
-  json intervals = json::object();
-  for (const auto& [name, iv] : r.intervals) intervals[name] = {metric_json(iv.low), metric_json(iv.high)};
-  return {{"n", r.n},
-          {"n_fake", r.n_fake},
-          {"n_real", r.n_real},
-          {"threshold", r.threshold},
-          {"auc", metric_json(r.auc)},
-          {"ap", metric_json(r.ap)},
-          {"eer", metric_json(r.eer)},
-          {"accuracy", metric_json(r.accuracy)},
-          {"balanced_accuracy", metric_json(r.balanced_accuracy)},
-          {"log_loss", metric_json(r.log_loss)},
-          {"confusion",
-           {{"tp", r.confusion.tp}, {"fp", r.confusion.fp}, {"tn", r.confusion.tn}, {"fn", r.confusion.fn}}},
-          {"ci95", intervals}};
-}
-
 int evaluate(const std::string& model, const std::string& data, const std::string& split_name,
              int resamples) {
   const auto split = dfscan::data::split_from_string(split_name);
@@ -160,7 +139,8 @@ int evaluate(const std::string& model, const std::string& data, const std::strin
   options.bootstrap.resamples = resamples;
   options.bootstrap.seed = 0;
   const auto r = dfscan::eval::evaluate(labels, scores, options);
-  json report = report_json(r);
+  // The same document `dfscan eval --format json` prints for a report (dfscan/report.hpp).
+  auto report = dfscan::eval::report_json(r);
   // Per-group figures for every extra CSV column (e.g. whether a test video also gave training frames).
   std::set<std::string> keys;
   for (const auto& s : samples)
@@ -168,15 +148,16 @@ int evaluate(const std::string& model, const std::string& data, const std::strin
   for (const auto& key : keys) {
     std::vector<std::string> groups;
     for (const auto& s : samples) groups.push_back(s.groups.count(key) ? s.groups.at(key) : "");
-    const auto by = dfscan::eval::evaluate_by_group(labels, scores, groups, options);
-    for (const auto& g : by.groups) report["groups"][key][g.name] = report_json(g.report);
+    report["groups"][key] =
+        dfscan::eval::group_reports_json(dfscan::eval::evaluate_by_group(labels, scores, groups, options));
   }
-  std::cout << json{{"model", model},
-                    {"hash", detector.hash()},
-                    {"data", dataset.source()},
-                    {"split", split_name},
-                    {"bootstrap", {{"resamples", resamples}, {"seed", 0}, {"stratified", true}}},
-                    {"metrics", report}}
+  std::cout << nlohmann::ordered_json{{"model", model},
+                                      {"hash", detector.hash()},
+                                      {"data", dataset.source()},
+                                      {"split", split_name},
+                                      {"bootstrap",
+                                       {{"resamples", resamples}, {"seed", 0}, {"stratified", true}}},
+                                      {"metrics", report}}
                    .dump(2)
             << "\n";
   return 0;
