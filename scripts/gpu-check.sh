@@ -38,8 +38,22 @@ for f in src/train/amp.cpp src/train/bench.cpp src/detectors/device_copy.cpp; do
   timeout 60 g++ $PROBE_FLAGS "$f" >>"$LOG" 2>&1 &
   pids+=($!)
 done
-for pid in "${pids[@]}"; do wait "$pid" || probe_rc=$?; done
-say "compile probe rc=$probe_rc in $(( $(date +%s) - start ))s"
+# The c10d code (c10d_compat.hpp: Backend vs ProcessGroup, NCCL shutdown) with Gloo and NCCL on; its
+# own rc, since a wheel without Gloo's headers only turns distributed training off in the build.
+C10D_INC=$(mktemp -d)
+mkdir -p "$C10D_INC/dfscan"
+sed -e 's/#cmakedefine01 \(DFSCAN_TORCH_CUDA\|DFSCAN_WITH_DISTRIBUTED\)/#define \1 1/' \
+  -e 's/#cmakedefine01 \(.*\)/#define \1 0/' -e 's/@[A-Z_]*@/probe/g' include/dfscan/config.hpp.in \
+  >"$C10D_INC/dfscan/config.hpp"
+c10d_probe_rc=0
+timeout 60 g++ ${PROBE_FLAGS/-I $PROBE_INC/-I $C10D_INC} -DDFSCAN_WITH_DISTRIBUTED=1 -DDFSCAN_WITH_GLOO=1 \
+  -DDFSCAN_WITH_NCCL=1 src/train/distributed_c10d.cpp >>"$LOG" 2>&1 &
+pids+=($!)
+c10d_pid=$!
+for pid in "${pids[@]}"; do
+  if [ "$pid" = "$c10d_pid" ]; then wait "$pid" || c10d_probe_rc=$?; else wait "$pid" || probe_rc=$?; fi
+done
+say "compile probe rc=$probe_rc, c10d probe rc=$c10d_probe_rc in $(( $(date +%s) - start ))s"
 
 say "configure"
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDFSCAN_WITH_MEDIA=OFF \
@@ -85,7 +99,7 @@ if [ $build_rc -eq 0 ] && [ -x "$BIN" ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
   "$BIN" bench --arch genconvit-ed --arch-config official --device cuda --warmup 5 --iters 20 --repeats 5 \
     -b 32,256 --dtype bf16 --channels-last --mode pipeline --pinned both --workers 8 -f jsonl >>"$DF" 2>>"$LOG" || bench_rc=$?
 fi
-say "summary: probe=$probe_rc configure=$cfg_rc build=$build_rc ctest=$test_rc bench=$bench_rc"
+say "summary: probe=$probe_rc c10d-probe=$c10d_probe_rc configure=$cfg_rc build=$build_rc ctest=$test_rc bench=$bench_rc"
 if [ $build_rc -ne 0 ]; then grep -E "error|Error" "$LOG" | head -40; fi
 if [ "$bench_rc" != skipped ]; then
   $PY scripts/bench-compare.py "$LOGDIR/bench-dfscan.jsonl" "$LOGDIR/bench-python.jsonl" | tee -a "$LOG"
