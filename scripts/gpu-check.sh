@@ -56,6 +56,12 @@ done
 say "compile probe rc=$probe_rc, c10d probe rc=$c10d_probe_rc in $(( $(date +%s) - start ))s"
 
 say "configure"
+# nccl.h of the wheel's nvidia-nccl package, so that the c10d code builds with NCCL (its library
+# is already inside libtorch_cuda).
+if [ -z "${NCCL_ROOT:-}" ]; then
+  NCCL_ROOT=$($PY -c 'import nvidia.nccl as n; print(list(n.__path__)[0])' 2>>"$LOG") && export NCCL_ROOT
+fi
+say "NCCL_ROOT=${NCCL_ROOT:-none}"
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDFSCAN_WITH_MEDIA=OFF \
   -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DDFSCAN_SHARED_DIR="$SHARED" >>"$LOG" 2>&1
 cfg_rc=$?
@@ -72,7 +78,7 @@ test_rc=1
 if [ $build_rc -eq 0 ]; then
   ctest --test-dir "$BUILD" -L "parity|gpu" -E "NOT_BUILT" --output-on-failure -V >"$LOGDIR/ctest-gpu.log" 2>&1
   test_rc=$?
-  grep -E "\[parity\]|\[gpu\]|tests passed|tests failed|Failed|SKIPPED" "$LOGDIR/ctest-gpu.log" | tee -a "$LOG"
+  grep -E "\[parity\]|\[gpu\]|\[cuda nccl\]|tests passed|tests failed|Failed|SKIPPED" "$LOGDIR/ctest-gpu.log" | tee -a "$LOG"
 fi
 bench_rc=skipped
 BIN=$BUILD/apps/dfscan/dfscan

@@ -153,8 +153,9 @@ std::function<int()> add_train(CLI::App& root) {
       "Continual learning over an ordered list of tasks: --tasks tasks.toml, as `dfscan continual`");
   sub->add_option("--distributed", t.distributed,
                   "auto: data-parallel when launched by torchrun, srun or scripts/launch-local.sh "
-                  "(--batch is the global batch); off: a single process")
-      ->check(CLI::IsMember({"auto", "off"}))
+                  "(--batch is the global batch); on: also as a world of one (tests the backend: Gloo, "
+                  "or NCCL on CUDA); off: a single process")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
   attach_environment_and_config(*sub, "train");
   return [o] { return run_train(*o); };

@@ -76,7 +76,8 @@ struct TrainOptions {
   std::filesystem::path log_path;  // JSONL metrics log; empty: none
   bool progress = true;            // a progress line on stderr when it is a terminal
   // auto: data-parallel over c10d when a launcher (torchrun, Slurm, scripts/launch-local.sh) set
-  // RANK/WORLD_SIZE or SLURM_*; batch_size stays the global batch, split evenly over the ranks. off: never.
+  // RANK/WORLD_SIZE or SLURM_*; batch_size stays the global batch, split evenly over the ranks. on: as
+  // auto, and also as a world of one (a backend smoke test). off: never.
   std::string distributed = "auto";
 };
 

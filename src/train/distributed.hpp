@@ -80,7 +80,8 @@ class DataParallel {
   virtual void finish_backward() = 0;
 };
 
-// What the trainer calls: with mode "off", or "auto" and no launcher (or a world of one), nullptr.
+// What the trainer calls: with mode "off", or "auto" and no launcher (or a world of one), nullptr;
+// mode "on" joins whenever a launcher's variables are there, a world of one included.
 // Otherwise joins the group; a CUDA device given without an index in `device_spec` ("cuda", "auto")
 // becomes cuda:LOCAL_RANK. Throws dfscan::Error on a bad mode or launch.
 std::unique_ptr<DataParallel> join_data_parallel(const std::string& mode, const std::string& device_spec,

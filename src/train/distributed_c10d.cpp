@@ -28,9 +28,23 @@ namespace dfscan::train {
 std::unique_ptr<DataParallel> join_data_parallel(const std::string& mode, const std::string& device_spec,
                                                  c10::Device& device) {
   if (mode == "off") return nullptr;
-  if (mode != "auto") throw Error(Status::error, "unknown --distributed mode '" + mode + "' (auto, off)");
+  if (mode != "auto" && mode != "on")
+    throw Error(Status::error, "unknown --distributed mode '" + mode + "' (auto, on, off)");
   const auto env = read_distributed_env();
-  if (!env || env->world_size == 1) return nullptr;
+  if (!env) {
+    if (mode == "on")
+      throw Error(Status::error,
+                  "--distributed on needs a launcher's variables (torchrun's RANK, WORLD_SIZE, MASTER_ADDR, "
+                  "MASTER_PORT, or srun's)");
+    return nullptr;
+  }
+  if (env->world_size == 1) {
+    // "on" joins even a world of one: the backend's smoke test (NCCL on a one-GPU box).
+    if (mode == "auto") return nullptr;
+    if (env->master_addr.empty() || env->master_port == 0)
+      throw Error(Status::error,
+                  "--distributed on with a world of one still needs MASTER_ADDR and MASTER_PORT");
+  }
   if (device.is_cuda() && device_spec.find(':') == std::string::npos) {
     // One GPU visible: the launcher bound one to this task (srun --gpus-per-task=1); else pick ours.
     const auto count = static_cast<int>(torch::cuda::device_count());

@@ -96,10 +96,16 @@ std::optional<DistributedEnv> read_distributed_env(const EnvLookup& env) {
   if (out.rank >= out.world_size)
     throw Error(Status::error, rank_name + "=" + std::to_string(out.rank) + " is not below " + world_name +
                                    "=" + std::to_string(out.world_size));
-  if (out.world_size == 1) return out;  // a single process needs no rendezvous
+  const bool slurm = out.launcher == "slurm";
+  if (out.world_size == 1) {
+    // A single process needs no rendezvous; what is given is kept for `--distributed on`.
+    if (local) out.local_rank = parse_count(slurm ? "SLURM_LOCALID" : "LOCAL_RANK", *local, kMaxRanks);
+    if (master) out.master_addr = *master;
+    if (port) out.master_port = parse_count("MASTER_PORT", *port, 65535);
+    return out;
+  }
 
   std::vector<std::string> missing;
-  const bool slurm = out.launcher == "slurm";
   if (!local) missing.push_back(slurm ? "SLURM_LOCALID" : "LOCAL_RANK");
   if (!master) missing.push_back(slurm ? "MASTER_ADDR (or SLURM_LAUNCH_NODE_IPADDR)" : "MASTER_ADDR");
   if (!port) missing.push_back("MASTER_PORT");

@@ -1,6 +1,7 @@
 // Reading torchrun's and Slurm's variables into a rank and a rendezvous (no process group needed).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <map>
 #include <string>
 
@@ -114,6 +115,18 @@ TEST(DistributedEnv, OneProcessNeedsNoRendezvous) {
   EXPECT_EQ(read({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "1"}})->world_size, 1);
 }
 
+TEST(DistributedEnv, AWorldOfOneKeepsTheRendezvousItWasGiven) {
+  // Optional for one process, but `--distributed on` uses them to join a group of one.
+  const auto env =
+      read({{"RANK", "0"}, {"WORLD_SIZE", "1"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "29511"}});
+  ASSERT_TRUE(env.has_value());
+  EXPECT_EQ(env->master_addr, "127.0.0.1");
+  EXPECT_EQ(env->master_port, 29511);
+  EXPECT_EQ(env->local_rank, 0);
+  EXPECT_NE(error_of({{"RANK", "0"}, {"WORLD_SIZE", "1"}, {"MASTER_PORT", "http"}}).find("MASTER_PORT"),
+            std::string::npos);
+}
+
 TEST(DistributedEnv, MissingVariablesAreNamed) {
   EXPECT_NE(error_of({{"RANK", "0"}}).find("WORLD_SIZE"), std::string::npos);
   EXPECT_NE(error_of({{"WORLD_SIZE", "2"}}).find("RANK"), std::string::npos);
@@ -161,6 +174,16 @@ TEST(DistributedEnv, ModesOfTheTrainer) {
   c10::Device device(c10::kCPU);
   EXPECT_EQ(dfscan::train::join_data_parallel("off", "cpu", device), nullptr);
   EXPECT_THROW((void)dfscan::train::join_data_parallel("always", "cpu", device), dfscan::Error);
+  // "on" needs a launcher's variables; this test process has none.
+  if (std::getenv("RANK") == nullptr && std::getenv("WORLD_SIZE") == nullptr &&
+      std::getenv("SLURM_PROCID") == nullptr) {
+    try {
+      (void)dfscan::train::join_data_parallel("on", "cpu", device);
+      ADD_FAILURE() << "--distributed on joined without a launcher";
+    } catch (const dfscan::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("launcher"), std::string::npos) << e.what();
+    }
+  }
   if (!dfscan::train::distributed_built()) {
     // Launched as one of several ranks by a build without c10d: a clear error, not N lone trainings.
     DistributedEnv env;

@@ -58,7 +58,9 @@ TEST_P(TrainGpu, TrainsWithFiniteLossAndSelectsOnValidation) {
   }
   const auto expected = precision == "bf16" ? at::kBFloat16 : precision == "fp16" ? at::kHalf : at::kFloat;
   EXPECT_EQ(out.forward_dtype, expected) << "autocast did not run the network in " << precision;
-  if (precision == "fp16") EXPECT_GT(out.result.history.back()["loss_scale"].get<double>(), 0.0);
+  if (precision == "fp16") {
+    EXPECT_GT(out.result.history.back()["loss_scale"].get<double>(), 0.0);
+  }
   std::printf("%s: train loss %s -> %s, selected epoch %d, valid %s\n", precision.c_str(),
               out.result.history.front()["train_loss"].dump().c_str(),
               out.result.history.back()["train_loss"].dump().c_str(), out.result.best_epoch + 1,
