@@ -1,21 +1,29 @@
 // dfscan's networks against the reference implementations' outputs (/work/shared/parity), fp32,
-// eval mode, tolerance 1e-4 absolute. Weights and io are read with dfscan's own .pth reader.
+// eval mode, tolerance 1e-4 absolute (on CUDA with TF32 off, plus bf16/fp16 relative errors). Weights and io
+// are read with dfscan's own .pth reader.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdio>
+#include <functional>
 #include <string>
 
+#include "../common/cuda_parity.hpp"
 #include "dfscan/checkpoint.hpp"
 #include "dfscan/nn/convnext.hpp"
 #include "dfscan/nn/genconvit.hpp"
 #include "dfscan/nn/infer_config.hpp"
 #include "dfscan/nn/npr.hpp"
+#include "dfscan/status.hpp"
 #include "nn_test_util.hpp"
+#include "train/amp.hpp"
 
 namespace dfscan::nn {
 namespace {
 
+using dfscan::test::NoTf32;
+using dfscan::test::report_reduced_precision;
 using test::max_abs_diff;
 using test::parity_dir;
 
@@ -50,20 +58,6 @@ std::vector<torch::Device> devices() {
   return out;
 }
 
-// CUDA comparisons at the fp32 tolerance need TF32 off (parity README).
-struct NoTf32 {
-  NoTf32()
-      : saved_(at::globalContext().allowTF32CuBLAS()), saved_cudnn_(at::globalContext().allowTF32CuDNN()) {
-    at::globalContext().setAllowTF32CuBLAS(false);
-    at::globalContext().setAllowTF32CuDNN(false);
-  }
-  ~NoTf32() {
-    at::globalContext().setAllowTF32CuBLAS(saved_);
-    at::globalContext().setAllowTF32CuDNN(saved_cudnn_);
-  }
-  bool saved_, saved_cudnn_;
-};
-
 TEST(NprParity, Square224) {
   const auto dir = parity_dir() / "npr_resnet50";
   DFSCAN_NEED_FIXTURE(dir);
@@ -74,17 +68,23 @@ TEST(NprParity, Square224) {
                   *net, [&](const at::Tensor& x) { return net->forward(x); }, dir / "weights.pth",
                   dir / "io.pth", device),
               kTolerance);
+    report_reduced_precision([&](const at::Tensor& x) { return net->forward(x); }, dir / "io.pth", device);
   }
 }
 
 TEST(NprParity, NonSquare256x200) {
   const auto dir = parity_dir() / "npr_resnet50";
   DFSCAN_NEED_FIXTURE(dir);
-  NprNet net;
-  EXPECT_LE(run_case(
-                *net, [&](const at::Tensor& x) { return net->forward(x); }, dir / "weights.pth",
-                dir / "io_256x200.pth"),
-            kTolerance);
+  NoTf32 no_tf32;
+  for (const auto& device : devices()) {
+    NprNet net;
+    EXPECT_LE(run_case(
+                  *net, [&](const at::Tensor& x) { return net->forward(x); }, dir / "weights.pth",
+                  dir / "io_256x200.pth", device),
+              kTolerance);
+    report_reduced_precision([&](const at::Tensor& x) { return net->forward(x); }, dir / "io_256x200.pth",
+                             device);
+  }
 }
 
 TEST(ConvNeXtParity, Atto) {
@@ -97,6 +97,7 @@ TEST(ConvNeXtParity, Atto) {
                   *net, [&](const at::Tensor& x) { return net->forward(x); }, dir / "weights.pth",
                   dir / "io.pth", device),
               kTolerance);
+    report_reduced_precision([&](const at::Tensor& x) { return net->forward(x); }, dir / "io.pth", device);
   }
 }
 
@@ -111,39 +112,46 @@ TEST(GenConViTParity, EdAtto) {
                   *net, [&](const at::Tensor& x) { return net->forward(x); }, dir / "weights.pth",
                   dir / "io.pth", device),
               kTolerance);
+    report_reduced_precision([&](const at::Tensor& x) { return net->forward(x); }, dir / "io.pth", device);
   }
 }
 
 TEST(GenConViTParity, EdAutoencoder) {
   const auto dir = parity_dir() / "genconvit_ed_autoencoder";
   DFSCAN_NEED_FIXTURE(dir);
-  torch::nn::Sequential autoencoder{EdEncoder(), EdDecoder()};
-  EXPECT_LE(run_case(
-                *autoencoder, [&](const at::Tensor& x) { return autoencoder->forward(x); },
-                dir / "weights.pth", dir / "io.pth"),
-            kTolerance);
+  NoTf32 no_tf32;
+  for (const auto& device : devices()) {
+    torch::nn::Sequential autoencoder{EdEncoder(), EdDecoder()};
+    const auto forward = [&](const at::Tensor& x) { return autoencoder->forward(x); };
+    EXPECT_LE(run_case(*autoencoder, forward, dir / "weights.pth", dir / "io.pth", device), kTolerance);
+    report_reduced_precision(forward, dir / "io.pth", device);
+  }
 }
 
 TEST(GenConViTParity, VaeEncoderFeatures) {
   const auto dir = parity_dir() / "genconvit_vae_encoder_features";
   DFSCAN_NEED_FIXTURE(dir);
-  // A narrow latent keeps mu/var small; the conv stack under test does not depend on it.
-  VaeEncoder encoder(224, 16);
-  auto features = encoder->features;
-  EXPECT_LE(run_case(
-                *features, [&](const at::Tensor& x) { return features->forward(x); }, dir / "weights.pth",
-                dir / "io.pth"),
-            kTolerance);
+  NoTf32 no_tf32;
+  for (const auto& device : devices()) {
+    // A narrow latent keeps mu/var small; the conv stack under test does not depend on it.
+    VaeEncoder encoder(224, 16);
+    auto features = encoder->features;
+    const auto forward = [&](const at::Tensor& x) { return features->forward(x); };
+    EXPECT_LE(run_case(*features, forward, dir / "weights.pth", dir / "io.pth", device), kTolerance);
+    report_reduced_precision(forward, dir / "io.pth", device);
+  }
 }
 
 TEST(GenConViTParity, VaeDecoder) {
   const auto dir = parity_dir() / "genconvit_vae_decoder";
   DFSCAN_NEED_FIXTURE(dir);
-  VaeDecoder decoder(12544);
-  EXPECT_LE(run_case(
-                *decoder, [&](const at::Tensor& x) { return decoder->forward(x); }, dir / "weights.pth",
-                dir / "io.pth"),
-            kTolerance);
+  NoTf32 no_tf32;
+  for (const auto& device : devices()) {
+    VaeDecoder decoder(12544);
+    const auto forward = [&](const at::Tensor& x) { return decoder->forward(x); };
+    EXPECT_LE(run_case(*decoder, forward, dir / "weights.pth", dir / "io.pth", device), kTolerance);
+    report_reduced_precision(forward, dir / "io.pth", device);
+  }
 }
 
 }  // namespace

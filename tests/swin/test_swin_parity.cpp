@@ -2,8 +2,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstdio>
 #include <filesystem>
 
+#include "../common/cuda_parity.hpp"
 #include "dfscan/checkpoint.hpp"
 #include "dfscan/nn/swin.hpp"
 
@@ -62,6 +64,24 @@ TEST_F(SwinMicroParity, OutputMatchesReference) {
   EXPECT_LE(max_diff, 1e-4);
   // The reference output is far from a trivial one, so the bound above means something.
   EXPECT_GT(expected.abs().max().item<double>(), 1e-2);
+}
+
+// The same on CUDA with TF32 off, plus the bf16/fp16 relative errors (reported).
+TEST_F(SwinMicroParity, OutputMatchesReferenceOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  dfscan::test::NoTf32 no_tf32;
+  torch::NoGradGuard no_grad;
+  const torch::Device cuda(torch::kCUDA);
+  dfscan::nn::SwinTransformer model(micro_config());
+  dfscan::io::load_into(*model, weights_, /*strict=*/true);
+  model->eval();
+  model->to(cuda);
+  const auto output = model->forward(io_.at("input").to(cuda)).to(torch::kCPU);
+  const double max_diff = (output - io_.at("output")).abs().max().item<double>();
+  std::printf("[parity] swin_micro on cuda: max abs diff %.3g\n", max_diff);
+  EXPECT_LE(max_diff, 1e-4);
+  dfscan::test::report_reduced_precision([&](const at::Tensor& x) { return model->forward(x); },
+                                         kMicroDir / "io.pth", cuda);
 }
 
 // Module::to(dtype) also casts the int64 index buffer; the forward must still be right.
