@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "../common/cli.hpp"
 #include "../common/scoped_temp_dir.hpp"
 #include "clips.hpp"
 
@@ -22,13 +23,7 @@ namespace {
 const fs::path kApp = fs::path(DFSCAN_BINARY_DIR) / "apps" / "dfscan" / "dfscan";
 const fs::path kData = fs::path(DFSCAN_SOURCE_DIR) / "tests" / "audio" / "data";
 
-std::vector<nlohmann::json> jsonl(const std::string& text) {
-  std::vector<nlohmann::json> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
+using dfscan::test::jsonl;
 
 TEST(AudioScanCli, DefaultModelsScoreSpeechInWindows) {
   if (!fs::exists(kApp)) GTEST_SKIP() << "dfscan app not built";

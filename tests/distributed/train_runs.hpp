@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/cli.hpp"
 #include "dfscan/model_file.hpp"
 
 namespace dfscan::test {
@@ -27,7 +28,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 inline const fs::path kSource(DFSCAN_SOURCE_DIR);
-inline const fs::path kApp = fs::path(DFSCAN_BINARY_DIR) / "apps/dfscan/dfscan";
+inline const fs::path kApp = dfscan_binary();
 inline const fs::path kInit = kSource / "models/genconvit-ed-atto.safetensors";
 
 // A TCP port nobody listens on right now.
@@ -47,23 +48,12 @@ inline int free_port() {
   return ntohs(addr.sin_port);
 }
 
-inline std::string quote(const fs::path& p) {
-  return "'" + p.string() + "'";
-}
-
 // Runs `command` through the shell with stdout to DIR/TAG.out and stderr to DIR/TAG.err.
 inline int shell(const std::string& command, const fs::path& dir, const std::string& tag) {
   const std::string cmd =
       command + " > " + quote(dir / (tag + ".out")) + " 2> " + quote(dir / (tag + ".err"));
   const int status = std::system(cmd.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-inline std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // 16 train rows of the committed tiny tensor shard (odd rows fake), and nothing to validate on, so

@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "../common/cli.hpp"
 #include "../common/scoped_temp_dir.hpp"
-#include "cli_util.hpp"
 #include "fixtures.hpp"
 
 namespace {
@@ -16,15 +16,15 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-using dfscan::eval::testing::Outcome;
-using dfscan::eval::testing::quote;
-using dfscan::eval::testing::slurp;
+using dfscan::test::Outcome;
+using dfscan::test::quote;
+using dfscan::test::slurp;
 
 class EvalCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists(dfscan::eval::testing::dfscan_binary()))
-      GTEST_SKIP() << "build the dfscan target first: " << dfscan::eval::testing::dfscan_binary();
+    if (!fs::exists(dfscan::test::dfscan_binary()))
+      GTEST_SKIP() << "build the dfscan target first: " << dfscan::test::dfscan_binary();
     dir_ =
         fs::temp_directory_path() /
         ("dfscan-eval-cli-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
@@ -33,7 +33,7 @@ class EvalCli : public ::testing::Test {
   void TearDown() override {
     if (!dir_.empty()) dfscan::test::remove_tree(dir_);
   }
-  Outcome dfscan(const std::string& args) { return dfscan::eval::testing::run_dfscan(args, dir_); }
+  Outcome dfscan(const std::string& args) { return dfscan::test::run_dfscan(args, dir_); }
   std::string write(const std::string& name, const std::string& text) {
     const auto path = (dir_ / name).string();
     std::ofstream(path, std::ios::binary) << text;

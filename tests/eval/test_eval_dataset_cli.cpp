@@ -5,11 +5,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "../common/cli.hpp"
 #include "../common/scoped_temp_dir.hpp"
-#include "cli_util.hpp"
 
 namespace dfscan::eval::testing {
 namespace {
+
+using namespace dfscan::test;
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -9,12 +9,14 @@
 #include <regex>
 #include <set>
 
+#include "../common/cli.hpp"
 #include "../common/scoped_temp_dir.hpp"
-#include "cli_util.hpp"
 #include "fixtures.hpp"
 
 namespace dfscan::eval::testing {
 namespace {
+
+using namespace dfscan::test;
 
 namespace fs = std::filesystem;
 

@@ -9,6 +9,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <sstream>
 
+#include "../common/cli.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -34,13 +36,7 @@ Run run(const std::string& args) {
   return r;
 }
 
-std::vector<nlohmann::json> jsonl(const std::string& text) {
-  std::vector<nlohmann::json> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
+using dfscan::test::jsonl;
 
 class FacesCli : public ::testing::Test {
  protected:

@@ -15,21 +15,16 @@
 #include <string>
 #include <vector>
 
+#include "../common/cli.hpp"
 #include "../common/scoped_temp_dir.hpp"
 
 namespace dfscan::test {
 
 namespace fs = std::filesystem;
 
+// Single-quoted for /bin/sh (cli.hpp's quote, under the name the media tests use).
 inline std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out += c;
-  }
-  return out + "'";
+  return quote(s);
 }
 
 // Runs a shell command; returns its exit status (or -1).

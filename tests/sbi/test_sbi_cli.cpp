@@ -2,51 +2,26 @@
 // pixel, one-line errors with their exit codes; and the iBUG 300-W terms that follow the landmark
 // model into the summary and into the manifest of a model trained on `sbi:` data.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdlib>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
-#include <sstream>
 
+#include "../common/cli.hpp"
 #include "../common/scoped_temp_dir.hpp"
 #include "dfscan/model_file.hpp"
 #include "dfscan/sbi.hpp"
 
 namespace fs = std::filesystem;
+using dfscan::test::run_dfscan;
+using dfscan::test::slurp;
 using nlohmann::json;
 
 namespace {
 
-const fs::path kApp = fs::path(DFSCAN_BINARY_DIR) / "apps/dfscan/dfscan";
 // A real face photo shipped by a Debian package (facedetect), as in test_sbi's landmark test.
 const fs::path kFacePhoto = "/usr/share/doc/facedetect/examples/grace_hopper_512x512.jpg";
-
-struct Run {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-Run run(const std::string& args, const fs::path& dir) {
-  const auto out = dir / "stdout.txt", err = dir / "stderr.txt";
-  const std::string cmd =
-      "'" + kApp.string() + "' " + args + " > '" + out.string() + "' 2> '" + err.string() + "'";
-  const int status = std::system(cmd.c_str());
-  Run r;
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
+const fs::path kApp = dfscan::test::dfscan_binary();
 
 // Textured 48x48 images: smooth colour ramps plus seeded noise, so a blend always shows.
 void write_images(const fs::path& folder, int count) {
@@ -77,7 +52,7 @@ TEST(SbiCli, PreviewGridLayoutSummaryAndSeed) {
   write_images(dir / "crops", 5);
   const std::string base = "data sbi --hull --size 64 --columns 2 --data '" + (dir / "crops").string() + "'";
 
-  auto r = run(base + " --preview 3 --seed 4 -o '" + (dir / "a.png").string() + "'", dir.path());
+  auto r = run_dfscan(base + " --preview 3 --seed 4 -o '" + (dir / "a.png").string() + "'", dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto summary = json::parse(r.out);
   EXPECT_EQ(summary["pairs"], 3);
@@ -99,15 +74,17 @@ TEST(SbiCli, PreviewGridLayoutSummaryAndSeed) {
   EXPECT_EQ(cv::countNonZero(empty_slot.reshape(1) != 255), 0);
 
   // The seed fixes every pixel; another seed gives other blends.
-  ASSERT_EQ(run(base + " --preview 3 --seed 4 -o '" + (dir / "b.png").string() + "'", dir.path()).exit_code,
-            0);
-  ASSERT_EQ(run(base + " --preview 3 --seed 5 -o '" + (dir / "c.png").string() + "'", dir.path()).exit_code,
-            0);
+  ASSERT_EQ(
+      run_dfscan(base + " --preview 3 --seed 4 -o '" + (dir / "b.png").string() + "'", dir.path()).exit_code,
+      0);
+  ASSERT_EQ(
+      run_dfscan(base + " --preview 3 --seed 5 -o '" + (dir / "c.png").string() + "'", dir.path()).exit_code,
+      0);
   EXPECT_EQ(slurp(dir / "a.png"), slurp(dir / "b.png"));
   EXPECT_NE(slurp(dir / "a.png"), slurp(dir / "c.png"));
 
   // --masks adds a third panel per pair.
-  r = run(base + " --preview 1 --masks -o '" + (dir / "m.jpg").string() + "'", dir.path());
+  r = run_dfscan(base + " --preview 1 --masks -o '" + (dir / "m.jpg").string() + "'", dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const cv::Mat with_masks = cv::imread((dir / "m.jpg").string(), cv::IMREAD_COLOR);
   EXPECT_EQ(with_masks.cols, 3 * 64 + 2 * 4 + 2 * 3 * 4);
@@ -119,21 +96,23 @@ TEST(SbiCli, BadArgumentsAndDataAreOneLineErrors) {
   write_images(dir / "crops", 2);
   const std::string out = " -o '" + (dir / "g.png").string() + "'";
   // Usage: no --data, no -o, an unknown image type, a count out of range.
-  EXPECT_EQ(run("data sbi --hull --preview 2" + out, dir.path()).exit_code, 64);
+  EXPECT_EQ(run_dfscan("data sbi --hull --preview 2" + out, dir.path()).exit_code, 64);
+  EXPECT_EQ(run_dfscan("data sbi --hull --preview 2 --data '" + (dir / "crops").string() + "'", dir.path())
+                .exit_code,
+            64);
+  EXPECT_EQ(run_dfscan("data sbi --hull --preview 2 --data '" + (dir / "crops").string() + "' -o '" +
+                           (dir / "g.txt").string() + "'",
+                       dir.path())
+                .exit_code,
+            64);
   EXPECT_EQ(
-      run("data sbi --hull --preview 2 --data '" + (dir / "crops").string() + "'", dir.path()).exit_code, 64);
-  EXPECT_EQ(run("data sbi --hull --preview 2 --data '" + (dir / "crops").string() + "' -o '" +
-                    (dir / "g.txt").string() + "'",
-                dir.path())
-                .exit_code,
-            64);
-  EXPECT_EQ(run("data sbi --hull --preview 0 --data '" + (dir / "crops").string() + "'" + out, dir.path())
-                .exit_code,
-            64);
+      run_dfscan("data sbi --hull --preview 0 --data '" + (dir / "crops").string() + "'" + out, dir.path())
+          .exit_code,
+      64);
   // Data that is missing, or holds no real images: exit 2, one line naming the problem, no grid.
   for (const std::string& data : {(dir / "missing").string(), (dir / "empty").string()}) {
     fs::create_directories(dir / "empty");
-    const auto r = run("data sbi --hull --preview 2 --data '" + data + "'" + out, dir.path());
+    const auto r = run_dfscan("data sbi --hull --preview 2 --data '" + data + "'" + out, dir.path());
     EXPECT_EQ(r.exit_code, 2) << data;
     EXPECT_EQ(count_lines(r.err), 1) << r.err;
     EXPECT_NE(r.err.find(data), std::string::npos) << r.err;
@@ -153,8 +132,9 @@ TEST(SbiCli, LandmarkModelTermsReachTheSummaryAndTheTrainedModel) {
   fs::create_directories(faces);
   for (int i = 0; i < 4; ++i) fs::copy_file(kFacePhoto, faces / ("face" + std::to_string(i) + ".jpg"));
 
-  auto r = run("data sbi --preview 2 --data '" + faces.string() + "' -o '" + (dir / "g.png").string() + "'",
-               dir.path());
+  auto r =
+      run_dfscan("data sbi --preview 2 --data '" + faces.string() + "' -o '" + (dir / "g.png").string() + "'",
+                 dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto summary = json::parse(r.out);
   EXPECT_EQ(summary["landmark_masks"], 2);
@@ -164,10 +144,10 @@ TEST(SbiCli, LandmarkModelTermsReachTheSummaryAndTheTrainedModel) {
 
   auto train = [&](const std::string& spec, const std::string& name) {
     const auto model = dir / (name + ".safetensors");
-    const auto t =
-        run("train --arch npr --arch-config '{\"layers\":[1,1]}' --input-size 16 --data '" + spec +
-                "' --epochs 1 --batch 4 --threads 1 --seed 3 --no-progress -o '" + model.string() + "'",
-            dir.path());
+    const auto t = run_dfscan("train --arch npr --arch-config '{\"layers\":[1,1]}' --input-size 16 --data '" +
+                                  spec + "' --epochs 1 --batch 4 --threads 1 --seed 3 --no-progress -o '" +
+                                  model.string() + "'",
+                              dir.path());
     EXPECT_EQ(t.exit_code, 0) << t.err;
     dfscan::io::ReadOptions header;
     header.verify_hash = false;

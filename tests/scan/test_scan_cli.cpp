@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "../common/cli.hpp"
 #include "../common/scoped_temp_dir.hpp"
 #include "clips.hpp"
 #include "dfscan/detector.hpp"
@@ -54,14 +55,7 @@ struct Models {
 #define NEED_MODELS() \
   if (!Models::get().ok) GTEST_SKIP() << "parity fixtures absent"
 
-std::vector<json> jsonl(const std::string& text) {
-  std::vector<json> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) out.push_back(json::parse(line));
-  return out;
-}
+using dfscan::test::jsonl;
 
 std::vector<fs::path> shared_videos() {
   std::vector<fs::path> out;

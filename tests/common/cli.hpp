@@ -1,14 +1,17 @@
 #pragma once
-// Running the built dfscan binary (and other programs) from the eval CLI tests.
+// Running the built dfscan binary (and other programs) from the CLI tests: output captured to files,
+// shell quoting, and JSON Lines parsing.
 #include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <vector>
 
-namespace dfscan::eval::testing {
+namespace dfscan::test {
 
 struct Outcome {
   int exit_code = -1;
@@ -33,6 +36,10 @@ inline std::string quote(const std::string& s) {
   return q + "'";
 }
 
+inline std::string quote(const std::filesystem::path& p) {
+  return quote(p.string());
+}
+
 // Runs `command` through the shell, capturing stdout and stderr into files under `dir`.
 inline Outcome run_command(const std::string& command, const std::filesystem::path& dir) {
   const auto out = dir / "stdout", err = dir / "stderr";
@@ -45,8 +52,17 @@ inline Outcome run_command(const std::string& command, const std::filesystem::pa
   return r;
 }
 
+// The JSON values of a JSON Lines text, blank lines skipped.
+inline std::vector<nlohmann::json> jsonl(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
 inline Outcome run_dfscan(const std::string& args, const std::filesystem::path& dir) {
   return run_command(quote(dfscan_binary()) + " " + args, dir);
 }
 
-}  // namespace dfscan::eval::testing
+}  // namespace dfscan::test
