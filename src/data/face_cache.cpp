@@ -42,37 +42,29 @@ namespace {
 constexpr const char* kFormat = "dfscan.face-cache/1";
 constexpr const char* kShardDir = "shards";
 
-struct Settings {
-  std::string detector = "default";
-  double margin = 0.3;
-  bool square = true;
-  int frames = 16;
-  int size = 224;
-
-  json to_json() const {
-    return {{"format", kFormat}, {"detector", detector}, {"margin", margin},    {"square", square},
-            {"frames", frames},  {"size", size},         {"tracker", "default"}};
-  }
-};
-
 // The scanner's rule (CONVENTIONS.md): explicit option > model manifest > built-in default.
-Settings resolve_settings(const FaceCacheOptions& o) {
-  const auto model = faces::face_setup_from_manifest(o.model_manifest);
-  Settings s;
-  s.detector = model.detector;
-  // FaceSetup keeps the margin as a float; the settings (and their hash) keep the decimal value.
-  s.margin = std::round(static_cast<double>(model.margin) * 1e6) / 1e6;
-  s.square = model.square;
-  s.frames = model.frames;
-  s.size = model.input_size;
+faces::FaceSetup resolve_face_setup(const FaceCacheOptions& o) {
+  auto s = faces::face_setup_from_manifest(o.model_manifest);
   if (o.frames > 0) s.frames = o.frames;
-  if (o.size > 0) s.size = o.size;
-  if (o.margin >= 0) s.margin = o.margin;
+  if (o.size > 0) s.input_size = o.size;
   if (!o.detector.empty()) s.detector = o.detector;
+  if (o.margin >= 0) s.margin = static_cast<float>(o.margin);
   if (s.frames < 1) throw Error(Status::error, "--frames must be at least 1");
-  if (s.size < 8 || s.size > 4096) throw Error(Status::error, "--size must be in [8, 4096]");
+  if (s.input_size < 8 || s.input_size > 4096) throw Error(Status::error, "--size must be in [8, 4096]");
   if (!(s.margin >= 0 && s.margin <= 4)) throw Error(Status::error, "--face-margin must be in [0, 4]");
   return s;
+}
+
+// What the cache records and hashes of a face setup. FaceSetup keeps the margin as a float; the
+// record keeps its decimal value (0.3, not 0.30000001192092896).
+json settings_json(const faces::FaceSetup& s) {
+  return {{"format", kFormat},
+          {"detector", s.detector},
+          {"margin", std::round(static_cast<double>(s.margin) * 1e6) / 1e6},
+          {"square", s.square},
+          {"frames", s.frames},
+          {"size", s.input_size},
+          {"tracker", "default"}};
 }
 
 // FNV-1a 64 of the settings' canonical JSON text: what journal entries are matched on.
@@ -276,16 +268,6 @@ struct Extracted {
   std::vector<at::Tensor> crops;  // uint8 [S,S,3] each, in entry.crops order
 };
 
-faces::FaceSetup face_setup(const Settings& s) {
-  faces::FaceSetup setup;
-  setup.detector = s.detector;
-  setup.margin = static_cast<float>(s.margin);
-  setup.square = s.square;
-  setup.frames = s.frames;
-  setup.input_size = s.size;
-  return setup;
-}
-
 // Decode, detect, track and crop one file, as the scanner does, keeping every tracked face.
 Extracted extract_file(const std::string& path, faces::FaceDetectorPool& pool,
                        const faces::FaceSetup& setup) {
@@ -393,9 +375,9 @@ class ShardWriter {
 FaceCacheSummary extract_faces(const FaceCacheOptions& o) {
   if (o.output.empty()) throw Error(Status::error, "extract-faces needs an output folder");
   if (o.shard_rows < 1) throw Error(Status::error, "--shard-rows must be at least 1");
-  const auto settings = resolve_settings(o);
-  const json settings_json = settings.to_json();
-  const auto hash = settings_hash(settings_json);
+  const auto setup = resolve_face_setup(o);
+  const json settings = settings_json(setup);
+  const auto hash = settings_hash(settings);
   const auto dataset = open_dataset(o.data_spec);
 
   const fs::path root = o.output;
@@ -428,7 +410,7 @@ FaceCacheSummary extract_faces(const FaceCacheOptions& o) {
 
   FaceCacheSummary summary;
   summary.files = files.size();
-  summary.settings = settings_json.dump();
+  summary.settings = settings.dump();
   std::vector<size_t> todo;
   std::vector<std::optional<SourceStamp>> stamps(files.size());
   for (size_t i = 0; i < files.size(); ++i) {
@@ -451,7 +433,7 @@ FaceCacheSummary extract_faces(const FaceCacheOptions& o) {
   }
   log::info("extract-faces: " + std::to_string(files.size()) + " files, " + std::to_string(summary.reused) +
             " up to date, " + std::to_string(todo.size()) + " to extract (" + std::to_string(summary.stale) +
-            " stale); settings " + settings_json.dump());
+            " stale); settings " + settings.dump());
 
   std::ofstream journal(journal_path, std::ios::app);
   if (!journal) throw Error(Status::error, "cannot open " + journal_path.string());
@@ -465,7 +447,6 @@ FaceCacheSummary extract_faces(const FaceCacheOptions& o) {
   }
   ShardWriter writer(root, next_id, o.shard_rows, journal);
 
-  const auto setup = face_setup(settings);
   int workers =
       o.workers > 0 ? o.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   workers = std::max(1, std::min<int>(workers, static_cast<int>(std::max<size_t>(todo.size(), 1))));
@@ -571,7 +552,7 @@ FaceCacheSummary extract_faces(const FaceCacheOptions& o) {
   }
 
   const json info = {{"format", kFormat},
-                     {"settings", settings_json},
+                     {"settings", settings},
                      {"settings_hash", hash},
                      {"model", o.model},
                      {"data", dataset.source()},

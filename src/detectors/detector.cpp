@@ -73,14 +73,7 @@ Detector Detector::load(const std::string& name_or_path, c10::Device device) {
   // On the CPU, oneDNN's convolutions run channels-last: GenConViT-ED-atto, batch 15, 2 threads,
   // 185 -> 155 ms (`dfscan bench --channels-last`). Only the summation order changes (about 1e-6).
   // CUDA keeps the default layout: there it is a per-precision choice for `dfscan bench`.
-  if (device.is_cpu()) {
-    torch::NoGradGuard no_grad;
-    for (auto& p : impl->net->parameters())
-      if (p.dim() == 4) {
-        p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
-        impl->channels_last = true;
-      }
-  }
+  if (device.is_cpu()) impl->channels_last = detectors::to_channels_last(*impl->net);
   return Detector(impl);
 }
 

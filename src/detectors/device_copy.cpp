@@ -38,4 +38,15 @@ at::Tensor to_device(const at::Tensor& host, const c10::Device& device, bool pin
 #endif
 }
 
+bool to_channels_last(torch::nn::Module& net) {
+  torch::NoGradGuard no_grad;
+  bool any = false;
+  for (auto& p : net.parameters())
+    if (p.dim() == 4) {
+      p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+      any = true;
+    }
+  return any;
+}
+
 }  // namespace dfscan::detectors

@@ -1,9 +1,11 @@
 #pragma once
-// Host batches to the accelerator. On CUDA the batch goes through pinned (page-locked) memory and
-// is copied asynchronously on a side stream that the compute stream waits for: the caller can
-// queue the next batch's copy while this one's network runs, and the host never blocks on a copy.
+// Where a network's inputs and weights live. Host batches go to the accelerator through pinned
+// (page-locked) memory on CUDA, copied asynchronously on a side stream that the compute stream
+// waits for: the caller can queue the next batch's copy while this one's network runs, and the
+// host never blocks on a copy. And the channels-last layout, for weights and inputs alike.
 #include <ATen/Tensor.h>
 #include <c10/core/Device.h>
+#include <torch/nn/module.h>
 
 namespace dfscan::detectors {
 
@@ -11,5 +13,9 @@ namespace dfscan::detectors {
 // from pinned memory ordered before the current stream's later work; without it, an ordinary
 // (synchronous, pageable) copy, the baseline `dfscan bench --mode pipeline` compares against.
 at::Tensor to_device(const at::Tensor& host, const c10::Device& device, bool pinned = true);
+
+// Converts the network's 4-D weights (convolutions) to channels-last memory format; returns whether
+// it had any. Inputs then go channels-last too, so that the convolutions need no layout changes.
+bool to_channels_last(torch::nn::Module& net);
 
 }  // namespace dfscan::detectors

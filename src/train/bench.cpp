@@ -77,12 +77,6 @@ Network build_network(const BenchOptions& o) {
   return n;
 }
 
-void set_channels_last(torch::nn::Module& net) {
-  torch::NoGradGuard no_grad;
-  for (auto& p : net.parameters())
-    if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
-}
-
 // TF32 is a matmul/convolution setting, not an autocast dtype: "fp32" turns it off explicitly so
 // that fp32 rows are true fp32 (PyTorch enables it for cuDNN convolutions by default).
 void set_tf32(bool on) {
@@ -296,7 +290,7 @@ std::vector<BenchRow> run(const BenchOptions& o, const std::function<void(const 
   const auto device = parse_device(o.device);
   auto n = build_network(o);
   n.net->to(device);
-  if (o.channels_last) set_channels_last(*n.net);
+  if (o.channels_last) detectors::to_channels_last(*n.net);
   if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
 
   std::vector<BenchRow> rows;
