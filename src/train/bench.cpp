@@ -300,6 +300,29 @@ std::vector<BenchRow> run(const BenchOptions& o, const std::function<void(const 
     if (!pinned || device.is_cuda()) pinned_settings.push_back(pinned);
   if (pinned_settings.empty()) pinned_settings.push_back(false);
 
+  // Measures one combination in place; an unsupported one is skipped with its reason, not dropped.
+  const auto measure = [&](BenchRow& row) {
+    if (row.cuda_graph && (row.mode != "infer" || !device.is_cuda())) {
+      row.status = row.mode != "infer" ? "skipped: CUDA graphs are for inference on fixed inputs"
+                                       : "skipped: CUDA graphs need CUDA";
+      return;
+    }
+    set_tf32(row.dtype == "tf32");
+    try {
+      if (row.mode == "infer")
+        bench_inference(n, o, device, row);
+      else if (row.mode == "train")
+        bench_training(n, o, device, row);
+      else
+        bench_pipeline(n, o, device, row);
+    } catch (const Error& e) {
+      // One unsupported combination (bf16 on a CPU) must not end the table.
+      row.status = std::string("skipped: ") + e.what();
+    } catch (const c10::Error& e) {
+      row.status = "failed: " + one_line(e.what());
+    }
+  };
+
   for (const auto& mode : o.modes) {
     const auto pin_rows = mode == "pipeline" ? pinned_settings : std::vector<bool>{false};
     for (const auto& dtype : o.dtypes)
@@ -307,7 +330,6 @@ std::vector<BenchRow> run(const BenchOptions& o, const std::function<void(const 
         for (const bool pinned : pin_rows)
           for (const auto batch : o.batch_sizes) {
             BenchRow row;
-            row.pinned = pinned;
             row.model = n.label;
             row.mode = mode;
             row.dtype = dtype;
@@ -316,25 +338,8 @@ std::vector<BenchRow> run(const BenchOptions& o, const std::function<void(const 
             row.input_size = n.input_size;
             row.channels_last = o.channels_last;
             row.cuda_graph = graph;
-            if (graph && (mode != "infer" || !device.is_cuda())) {
-              row.status = mode != "infer" ? "skipped: CUDA graphs are for inference on fixed inputs"
-                                           : "skipped: CUDA graphs need CUDA";
-            } else {
-              set_tf32(dtype == "tf32");
-              try {
-                if (mode == "infer")
-                  bench_inference(n, o, device, row);
-                else if (mode == "train")
-                  bench_training(n, o, device, row);
-                else
-                  bench_pipeline(n, o, device, row);
-              } catch (const Error& e) {
-                // One unsupported combination (bf16 on a CPU) must not end the table.
-                row.status = std::string("skipped: ") + e.what();
-              } catch (const c10::Error& e) {
-                row.status = "failed: " + one_line(e.what());
-              }
-            }
+            row.pinned = pinned;
+            measure(row);
             if (on_row) on_row(row);
             rows.push_back(std::move(row));
           }
