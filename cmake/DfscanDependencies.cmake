@@ -29,9 +29,11 @@ if(DFSCAN_BUILD_APPS)
 endif()
 if(DFSCAN_BUILD_TESTS)
   find_package(GTest QUIET)
-  if(NOT GTest_FOUND AND EXISTS /usr/src/googletest/CMakeLists.txt)
+  # Debian's libgtest-dev also ships the sources; a machine with neither can point here at a copy.
+  set(DFSCAN_GTEST_SOURCE_DIR /usr/src/googletest CACHE PATH "GoogleTest sources, used when no GTest package is found")
+  if(NOT GTest_FOUND AND EXISTS ${DFSCAN_GTEST_SOURCE_DIR}/CMakeLists.txt)
     set(INSTALL_GTEST OFF CACHE BOOL "" FORCE)
-    add_subdirectory(/usr/src/googletest ${PROJECT_BINARY_DIR}/googletest EXCLUDE_FROM_ALL)
+    add_subdirectory(${DFSCAN_GTEST_SOURCE_DIR} ${PROJECT_BINARY_DIR}/googletest EXCLUDE_FROM_ALL)
     add_library(GTest::gtest ALIAS gtest)
     add_library(GTest::gtest_main ALIAS gtest_main)
     set(GTest_FOUND TRUE)
@@ -46,8 +48,9 @@ endif()
 # defaults to ON when the headers and at least one backend are found.
 find_path(DFSCAN_C10D_INCLUDE_DIR torch/csrc/distributed/c10d/TCPStore.hpp HINTS ${TORCH_INCLUDE_DIRS})
 find_path(DFSCAN_GLOO_INCLUDE_DIR gloo/algorithm.h HINTS ${TORCH_INCLUDE_DIRS})
+option(DFSCAN_USE_NCCL "Use NCCL for distributed CUDA training when its header is found" ON)
 set(_dfscan_nccl FALSE)
-if(TORCH_CUDA_LIBRARIES AND DFSCAN_C10D_INCLUDE_DIR
+if(DFSCAN_USE_NCCL AND TORCH_CUDA_LIBRARIES AND DFSCAN_C10D_INCLUDE_DIR
    AND EXISTS ${DFSCAN_C10D_INCLUDE_DIR}/torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp)
   find_path(DFSCAN_NCCL_INCLUDE_DIR nccl.h
     HINTS ${TORCH_INCLUDE_DIRS} $ENV{NCCL_ROOT} $ENV{NCCL_HOME} $ENV{CUDA_HOME} ${CUDAToolkit_INCLUDE_DIRS}

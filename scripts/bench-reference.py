@@ -155,7 +155,7 @@ def measure(step, batch, args, cuda):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="genconvit-ed", choices=sorted(MODELS))
-    p.add_argument("--batch", default="1,32")
+    p.add_argument("-b", "--batch", default="1,32")
     p.add_argument("--dtype", default="fp32")
     p.add_argument("--mode", default="infer")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

@@ -1,112 +1,212 @@
 #!/usr/bin/env bash
 # GPU box check (issue: CUDA). Run from the repository root on a machine with PyTorch 2.x and a GPU:
-#   scripts/gpu-check.sh [SHARED_DIR]
-# 1. 60-second compile probe of our torch-facing code against PyTorch's bundled LibTorch;
-# 2. configure with media off, build with ninja, ctest -L "parity|gpu" (CUDA where present);
-# 3. (when available) dfscan bench vs the Python reference benchmark on the same card.
-# Writes everything to gpu-check.log (or $OUT/gpu-check.log) and prints a summary table last.
+#   scripts/gpu-check.sh [CARRY_DIR]
+# CARRY_DIR (default ../shared) holds the parity fixtures, as parity/ or as parity.tar.shuffled.xz (what
+# scripts/gpu-pack.sh makes, small enough for the device tool's 64 MiB), and optionally zlib/ (zlib.h
+# and zconf.h, for a box without zlib's headers) and googletest.tar.xz (GoogleTest's sources).
+#
+# 1. compile probe (60 s) of the code that differs between LibTorch generations, with its CUDA
+#    parts on; its result picks the configure switches, so one broken file costs a feature, not
+#    the run: CUDA-only extras (graphs, events, pinned copies) off, or NCCL off;
+# 2. configure with media off, build the CLI and the parity/gpu tests with ninja (keep going), run
+#    ctest -L "parity|gpu" on CUDA;
+# 3. dfscan bench and scripts/bench-reference.py (PyTorch eager) on the same card, most important
+#    rows first; steps that would start after DEADLINE_S (default 470 s) are skipped and say so.
+# Writes gpu-check.log, ctest-gpu.log and the bench JSONL files to $OUT (or the repository root);
+# prints the comparison table last.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-SHARED=${1:-${DFSCAN_SHARED_DIR:-$PWD/../shared}}
+T0=$(date +%s)
+CARRY=${1:-${DFSCAN_SHARED_DIR:-$PWD/../shared}}
+CARRY=$(cd "$CARRY" 2>/dev/null && pwd || echo "$CARRY")
 LOGDIR=${OUT:-$PWD}
 LOG=$LOGDIR/gpu-check.log
 BUILD=${BUILD_DIR:-build-gpu}
+DEADLINE_S=${DEADLINE_S:-470}
 : >"$LOG"
-say() { echo "== $*" | tee -a "$LOG"; }
+elapsed() { echo $(($(date +%s) - T0)); }
+say() { echo "== [$(elapsed)s] $*" | tee -a "$LOG"; }
 PY=${PYTHON:-python3}
+JOBS=$(nproc)
+
+say "environment"
 TORCH_PREFIX=$($PY -c 'import torch;print(torch.utils.cmake_prefix_path)' 2>>"$LOG")
-say "torch $($PY -c 'import torch;print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no-cuda")' 2>&1)"
-say "cmake $(cmake --version | head -1), $(g++ --version | head -1), nproc $(nproc)"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee -a "$LOG"
+say "torch $($PY -c 'import torch;print(torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no-cuda")' 2>&1 | tail -1)"
+say "$(cmake --version | head -1), $(g++ --version | head -1), ninja $(ninja --version 2>&1), nvcc $(nvcc --version 2>/dev/null | tail -1), nproc $JOBS"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader 2>&1 | tee -a "$LOG"
+have() { [ -e "$1" ] && echo yes || echo no; }
+say "headers: zlib $(have /usr/include/zlib.h), nccl $(have /usr/include/nccl.h), gtest $(have /usr/include/gtest/gtest.h), gtest-src $(have /usr/src/googletest/CMakeLists.txt), spdlog $(have /usr/include/spdlog/spdlog.h), CLI11 $(have /usr/include/CLI/CLI.hpp), nlohmann $(have /usr/include/nlohmann/json.hpp)"
+
+# Fixtures: unpack in the background while the probe runs.
+SHARED=$CARRY
+UNPACK_PID=
+if [ ! -d "$CARRY/parity" ] && [ -f "$CARRY/parity.tar.shuffled.xz" ]; then
+  SHARED=/tmp/dfscan-shared
+  mkdir -p "$SHARED"
+  (xz -dc "$CARRY/parity.tar.shuffled.xz" | $PY scripts/byte-shuffle.py --undo | tar -xf - -C "$SHARED") &
+  UNPACK_PID=$!
+fi
+say "fixtures from $SHARED"
+
+# Fallbacks for what the box may lack (each one visible in the log).
+EXTRA=()
+if [ ! -e /usr/include/zlib.h ] && [ -e "$CARRY/zlib/zlib.h" ]; then
+  LIBZ=$(ldconfig -p | awk '/libz\.so\.1 .*x86-64/ {print $NF; exit}')
+  EXTRA+=("-DZLIB_INCLUDE_DIR=$CARRY/zlib" "-DZLIB_LIBRARY=$LIBZ")
+  say "zlib: carried headers, library $LIBZ"
+fi
+if [ ! -e /usr/src/googletest/CMakeLists.txt ] && [ -f "$CARRY/googletest.tar.xz" ]; then
+  mkdir -p /tmp/dfscan-gtest && tar -xJf "$CARRY/googletest.tar.xz" -C /tmp/dfscan-gtest
+  EXTRA+=("-DDFSCAN_GTEST_SOURCE_DIR=/tmp/dfscan-gtest/googletest")
+  say "googletest: carried sources (used only if no GTest package is found)"
+fi
+if [ -z "${NCCL_ROOT:-}" ] && [ ! -e /usr/include/nccl.h ]; then
+  # nccl.h of the wheel's nvidia-nccl package (the library itself is inside libtorch_cuda).
+  NCCL_ROOT=$($PY -c 'import nvidia.nccl as n; print(list(n.__path__)[0])' 2>>"$LOG") && export NCCL_ROOT
+fi
 
 say "compile probe"
-start=$(date +%s)
-probe_rc=0
-# The probe compiles the files that hold the LibTorch-generation differences (autocast, CUDA graphs,
-# CUDA events) with the CUDA code on, before the long build spends minutes finding the same error.
+# -fsyntax-only on the files that hold the LibTorch-generation differences, CUDA code on.
+probe_config() {  # $1: folder; $2: the #cmakedefine01 names to switch on (regex alternation)
+  mkdir -p "$1/dfscan"
+  sed -e "s/#cmakedefine01 \\($2\\)\$/#define \\1 1/" -e 's/#cmakedefine01 \(.*\)/#define \1 0/' \
+    -e 's/@[A-Z_]*@/probe/g' include/dfscan/config.hpp.in >"$1/dfscan/config.hpp"
+}
 PROBE_INC=$(mktemp -d)
-mkdir -p "$PROBE_INC/dfscan"
-sed -e 's/#cmakedefine01 \(DFSCAN_TORCH_CUDA\)/#define \1 1/' -e 's/#cmakedefine01 \(.*\)/#define \1 0/' \
-  -e 's/@[A-Z_]*@/probe/g' include/dfscan/config.hpp.in >"$PROBE_INC/dfscan/config.hpp"
+probe_config "$PROBE_INC" 'DFSCAN_TORCH_CUDA'
+NCCL_INC=${NCCL_ROOT:+-isystem $NCCL_ROOT/include}
 PROBE_FLAGS="-std=c++17 -fsyntax-only -I include -I src -I $PROBE_INC $($PY - <<'PYEOF'
 import torch.utils.cpp_extension as c
 print(" ".join("-isystem " + p for p in c.include_paths(cuda=True)))
 PYEOF
-) -isystem /usr/local/cuda/include -D_GLIBCXX_USE_CXX11_ABI=$($PY -c 'import torch;print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')"
-pids=()
-for f in src/train/amp.cpp src/train/bench.cpp src/detectors/device_copy.cpp; do
-  timeout 60 g++ $PROBE_FLAGS "$f" >>"$LOG" 2>&1 &
-  pids+=($!)
+) -isystem /usr/local/cuda/include $NCCL_INC -D_GLIBCXX_USE_CXX11_ABI=$($PY -c 'import torch;print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')"
+probe() {  # $1: name; rest: g++ arguments. Writes $LOGDIR/probe-$1.txt only when it fails.
+  local name=$1
+  shift
+  local out
+  out=$(mktemp)
+  if timeout 60 g++ $PROBE_FLAGS "$@" >"$out" 2>&1; then
+    echo 0 >"$out.rc"
+  else
+    echo 1 >"$out.rc"
+  fi
+  mv "$out" "/tmp/probe-$name.txt"
+  mv "$out.rc" "/tmp/probe-$name.rc"
+}
+rm -f /tmp/probe-*.txt /tmp/probe-*.rc
+PROBE_PIDS=()
+probe amp src/train/amp.cpp &
+PROBE_PIDS+=($!)
+probe bench src/train/bench.cpp &
+PROBE_PIDS+=($!)
+probe device_copy src/detectors/device_copy.cpp &
+PROBE_PIDS+=($!)
+probe c10d_nccl -DDFSCAN_WITH_DISTRIBUTED=1 -DDFSCAN_WITH_GLOO=0 -DDFSCAN_WITH_NCCL=1 src/train/distributed_c10d.cpp &
+PROBE_PIDS+=($!)
+wait "${PROBE_PIDS[@]}"
+probe_rc() { cat "/tmp/probe-$1.rc" 2>/dev/null || echo 1; }
+for p in amp bench device_copy c10d_nccl; do
+  rc=$(probe_rc $p)
+  say "probe $p: rc=$rc"
+  if [ "$rc" != 0 ]; then
+    grep -E "error|required from" "/tmp/probe-$p.txt" | head -15 | tee -a "$LOG"
+  fi
 done
-# The c10d code (c10d_compat.hpp: Backend vs ProcessGroup, NCCL shutdown) with Gloo and NCCL on; its
-# own rc, since a wheel without Gloo's headers only turns distributed training off in the build.
-C10D_INC=$(mktemp -d)
-mkdir -p "$C10D_INC/dfscan"
-sed -e 's/#cmakedefine01 \(DFSCAN_TORCH_CUDA\|DFSCAN_WITH_DISTRIBUTED\)/#define \1 1/' \
-  -e 's/#cmakedefine01 \(.*\)/#define \1 0/' -e 's/@[A-Z_]*@/probe/g' include/dfscan/config.hpp.in \
-  >"$C10D_INC/dfscan/config.hpp"
-c10d_probe_rc=0
-timeout 60 g++ ${PROBE_FLAGS/-I $PROBE_INC/-I $C10D_INC} -DDFSCAN_WITH_DISTRIBUTED=1 -DDFSCAN_WITH_GLOO=1 \
-  -DDFSCAN_WITH_NCCL=1 src/train/distributed_c10d.cpp >>"$LOG" 2>&1 &
-pids+=($!)
-c10d_pid=$!
-for pid in "${pids[@]}"; do
-  if [ "$pid" = "$c10d_pid" ]; then wait "$pid" || c10d_probe_rc=$?; else wait "$pid" || probe_rc=$?; fi
-done
-say "compile probe rc=$probe_rc, c10d probe rc=$c10d_probe_rc in $(( $(date +%s) - start ))s"
+CONFIG_ARGS=()
+extras_rc=0
+[ "$(probe_rc bench)" = 0 ] && [ "$(probe_rc device_copy)" = 0 ] || extras_rc=1
+if [ $extras_rc -ne 0 ]; then
+  CONFIG_ARGS+=(-DDFSCAN_CUDA_EXTRAS=OFF)
+  say "fallback: CUDA-only extras off (no CUDA graphs, events or pinned copies in this build)"
+fi
+nccl_rc=$(probe_rc c10d_nccl)
+if [ "$nccl_rc" != 0 ]; then
+  CONFIG_ARGS+=(-DDFSCAN_USE_NCCL=OFF)
+  say "fallback: NCCL off"
+fi
 
 say "configure"
-# nccl.h of the wheel's nvidia-nccl package, so that the c10d code builds with NCCL (its library
-# is already inside libtorch_cuda).
-if [ -z "${NCCL_ROOT:-}" ]; then
-  NCCL_ROOT=$($PY -c 'import nvidia.nccl as n; print(list(n.__path__)[0])' 2>>"$LOG") && export NCCL_ROOT
-fi
-say "NCCL_ROOT=${NCCL_ROOT:-none}"
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDFSCAN_WITH_MEDIA=OFF \
-  -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DDFSCAN_SHARED_DIR="$SHARED" >>"$LOG" 2>&1
+  -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DDFSCAN_SHARED_DIR="$SHARED" "${EXTRA[@]}" "${CONFIG_ARGS[@]}" \
+  >>"$LOG" 2>&1
 cfg_rc=$?
+grep -E "^-- dfscan:|CMake Error" "$LOG"
 say "configure rc=$cfg_rc"
 build_rc=1
 if [ $cfg_rc -eq 0 ]; then
+  # The CLI and the tests ctest -L "parity|gpu" runs (TARGETS overrides; "all" builds everything).
+  WANT=${TARGETS:-"dfscan dfscan_cli test_audio_frontend test_detectors test_official_shapes test_io_parity test_nn_parity test_swin test_train_gpu test_distributed_one_rank_cuda"}
+  BUILD_TARGETS=()
+  if [ "$WANT" != all ]; then
+    KNOWN=$(ninja -C "$BUILD" -t targets all 2>/dev/null | sed 's/:.*//')
+    for t in $WANT; do
+      if grep -qx "$t" <<<"$KNOWN"; then BUILD_TARGETS+=(--target "$t"); else say "target $t not configured"; fi
+    done
+  fi
   start=$(date +%s)
-  # TARGETS limits the build (e.g. to the parity test executables); default: everything.
-  cmake --build "$BUILD" -j "$(nproc)" ${TARGETS:+--target $TARGETS} >>"$LOG" 2>&1
+  cmake --build "$BUILD" -j "$JOBS" "${BUILD_TARGETS[@]}" -- -k 0 >>"$LOG" 2>&1
   build_rc=$?
-  say "build rc=$build_rc in $(( $(date +%s) - start ))s"
+  say "build rc=$build_rc in $(($(date +%s) - start))s"
+  if [ $build_rc -ne 0 ]; then
+    grep -E "^FAILED:|error:" "$LOG" | head -40
+  fi
 fi
-test_rc=1
-if [ $build_rc -eq 0 ]; then
-  ctest --test-dir "$BUILD" -L "parity|gpu" -E "NOT_BUILT" --output-on-failure -V >"$LOGDIR/ctest-gpu.log" 2>&1
+[ -n "$UNPACK_PID" ] && wait "$UNPACK_PID"
+
+test_rc=skipped
+if [ $cfg_rc -eq 0 ]; then
+  say "ctest -L parity|gpu"
+  ctest --test-dir "$BUILD" -L "parity|gpu" -E "NOT_BUILT" -j 4 --timeout 300 --output-on-failure -V \
+    >"$LOGDIR/ctest-gpu.log" 2>&1
   test_rc=$?
-  grep -E "\[parity\]|\[gpu\]|\[cuda nccl\]|tests passed|tests failed|Failed|SKIPPED" "$LOGDIR/ctest-gpu.log" | tee -a "$LOG"
+  grep -E "\[parity\]|\[gpu\]|\[cuda nccl\]|(fp32|bf16|fp16): train loss|tests passed|tests failed|\(Failed\)|\(Timeout\)|Not Run" \
+    "$LOGDIR/ctest-gpu.log" | sed 's/^[0-9]*: //' | tee -a "$LOG"
+  say "ctest rc=$test_rc"
 fi
+
 bench_rc=skipped
 BIN=$BUILD/apps/dfscan/dfscan
-if [ $build_rc -eq 0 ] && [ -x "$BIN" ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
+DF=$LOGDIR/bench-dfscan.jsonl
+PYJ=$LOGDIR/bench-python.jsonl
+if [ -x "$BIN" ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
   # The anchors' settings (research/gpu-anchors.md): fp32 plain, bf16 autocast with channels_last,
-  # training bf16 + channels_last at batch 64; batch 1 also with CUDA graphs (dfscan only).
+  # training bf16 + channels_last at batch 64; batch 1 also replayed from a CUDA graph (dfscan only).
   say "bench: dfscan vs PyTorch eager, same card"
-  DF=$LOGDIR/bench-dfscan.jsonl PYJ=$LOGDIR/bench-python.jsonl
-  : >"$DF"; : >"$PYJ"
+  : >"$DF"
+  : >"$PYJ"
   bench_rc=0
-  for model in ${BENCH_MODELS:-genconvit-ed npr genconvit-vae}; do
-    common="--device cuda --warmup 5 --iters 20 --repeats 5"
-    "$BIN" bench --arch "$model" --arch-config official $common -b 1,32,256 --dtype fp32 -f jsonl >>"$DF" 2>>"$LOG" || bench_rc=$?
-    "$BIN" bench --arch "$model" --arch-config official $common -b 1,32,256 --dtype bf16 --channels-last -f jsonl >>"$DF" 2>>"$LOG" || bench_rc=$?
-    "$BIN" bench --arch "$model" --arch-config official $common -b 1 --dtype fp32,bf16 --cuda-graphs on -f jsonl >>"$DF" 2>>"$LOG" || bench_rc=$?
-    $PY scripts/bench-reference.py --model "$model" $common -b 1,32,256 --dtype fp32 >>"$PYJ" 2>>"$LOG" || bench_rc=$?
-    $PY scripts/bench-reference.py --model "$model" $common -b 1,32,256 --dtype bf16 --channels-last >>"$PYJ" 2>>"$LOG" || bench_rc=$?
+  common="--device cuda --warmup 5 --iters 20 --repeats 5"
+  step() {  # $1: output file; rest: the command. Skipped once the deadline has passed.
+    local out=$1
+    shift
+    if [ "$(elapsed)" -ge "$DEADLINE_S" ]; then
+      say "skipped (deadline ${DEADLINE_S}s): ${*:2:4}"
+      bench_rc=deadline
+      return
+    fi
+    local s=$(date +%s)
+    "$@" >>"$out" 2>>"$LOG" || { say "failed rc=$?: $*"; bench_rc=1; }
+    echo "   $(($(date +%s) - s))s: ${*:2:6}" >>"$LOG"
+  }
+  for model in ${BENCH_MODELS:-genconvit-ed npr pipeline genconvit-vae}; do
+    if [ "$model" = pipeline ]; then
+      # The scan's inference stage with the synthetic crop source: pageable vs pinned copies.
+      step "$DF" "$BIN" bench --arch genconvit-ed --arch-config official $common -b 32,256 --dtype bf16 \
+        --channels-last --mode pipeline --pinned both --workers 8 -f jsonl
+      continue
+    fi
+    step "$DF" "$BIN" bench --arch "$model" --arch-config official $common -b 1,32,256 --dtype fp32 -f jsonl
+    step "$PYJ" $PY scripts/bench-reference.py --model "$model" $common -b 1,32,256 --dtype fp32
+    step "$DF" "$BIN" bench --arch "$model" --arch-config official $common -b 1,32,256 --dtype bf16 --channels-last -f jsonl
+    step "$PYJ" $PY scripts/bench-reference.py --model "$model" $common -b 1,32,256 --dtype bf16 --channels-last
+    step "$DF" "$BIN" bench --arch "$model" --arch-config official $common -b 1 --dtype fp32,bf16 --cuda-graphs on -f jsonl
     if [ "$model" != genconvit-vae ]; then
-      "$BIN" bench --arch "$model" --arch-config official $common -b 64 --dtype bf16 --channels-last --mode train -f jsonl >>"$DF" 2>>"$LOG" || bench_rc=$?
-      $PY scripts/bench-reference.py --model "$model" $common -b 64 --dtype bf16 --channels-last --mode train >>"$PYJ" 2>>"$LOG" || bench_rc=$?
+      step "$DF" "$BIN" bench --arch "$model" --arch-config official $common -b 64 --dtype bf16 --channels-last --mode train -f jsonl
+      step "$PYJ" $PY scripts/bench-reference.py --model "$model" $common -b 64 --dtype bf16 --channels-last --mode train
     fi
   done
-  # The scan's inference stage with the synthetic crop source: pageable vs pinned asynchronous copies.
-  "$BIN" bench --arch genconvit-ed --arch-config official --device cuda --warmup 5 --iters 20 --repeats 5 \
-    -b 32,256 --dtype bf16 --channels-last --mode pipeline --pinned both --workers 8 -f jsonl >>"$DF" 2>>"$LOG" || bench_rc=$?
 fi
-say "summary: probe=$probe_rc c10d-probe=$c10d_probe_rc configure=$cfg_rc build=$build_rc ctest=$test_rc bench=$bench_rc"
-if [ $build_rc -ne 0 ]; then grep -E "error|Error" "$LOG" | head -40; fi
+say "summary: probe amp=$(probe_rc amp) extras=$extras_rc c10d-nccl=$nccl_rc configure=$cfg_rc build=$build_rc ctest=$test_rc bench=$bench_rc"
 if [ "$bench_rc" != skipped ]; then
-  $PY scripts/bench-compare.py "$LOGDIR/bench-dfscan.jsonl" "$LOGDIR/bench-python.jsonl" | tee -a "$LOG"
+  $PY scripts/bench-compare.py "$DF" "$PYJ" | tee -a "$LOG"
 fi

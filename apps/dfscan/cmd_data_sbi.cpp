@@ -1,6 +1,9 @@
 // `dfscan data sbi --preview N -o grid.png --data SPEC`: a grid of real faces
 // next to their self-blended fakes (and masks), the samples `dfscan train
-// --data sbi:SPEC` learns from.
+// --data sbi:SPEC` learns from. Media builds only: blending and the grid need OpenCV.
+#include "dfscan/config.hpp"
+#if DFSCAN_WITH_MEDIA
+
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -167,3 +170,5 @@ std::function<int()> add_sbi(CLI::App& data) {
 }  // namespace
 DFSCAN_DATA_COMMAND("sbi", add_sbi);
 }  // namespace dfscan::cli
+
+#endif  // DFSCAN_WITH_MEDIA

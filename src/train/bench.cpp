@@ -19,6 +19,7 @@
 #include "dfscan/status.hpp"
 #include "dfscan/train.hpp"
 #include "train/amp.hpp"
+#include "train/optim.hpp"
 
 #if DFSCAN_TORCH_CUDA
 #include <ATen/autocast_mode.h>
@@ -180,7 +181,9 @@ void bench_inference(Network& n, const BenchOptions& o, const c10::Device& devic
   at::cuda::CUDAGraph graph;
   {
     auto side = c10::cuda::getStreamFromPool();
-    side.wait_stream(c10::cuda::getCurrentCUDAStream());
+    at::cuda::CUDAEvent inputs_ready;  // the side stream must see the input's initialisation
+    inputs_ready.record(c10::cuda::getCurrentCUDAStream());
+    inputs_ready.block(side);
     c10::cuda::CUDAStreamGuard on_side(side);
     for (int i = 0; i < 3; ++i) output = n.arch->forward(*n.net, input, n.manifest);
     side.synchronize();
@@ -203,12 +206,16 @@ void bench_training(Network& n, const BenchOptions& o, const c10::Device& device
   auto labels = torch::randint(0, 2, {row.batch}, torch::TensorOptions().dtype(torch::kLong).device(device));
   const auto precision = autocast_precision(row.dtype);
   train::check_precision(precision, device);
-  torch::optim::Adam optimizer(n.net->parameters(), torch::optim::AdamOptions(1e-4));
+  // The optimizer `dfscan train` uses (multi-tensor steps on CUDA), as PyTorch's default Adam.
+  train::TrainOptions adam;
+  adam.optimizer = "adam";
+  adam.lr = 1e-4;
+  auto optimizer = train::make_optimizer(n.net->parameters(), adam);
   Timer timer(device);
   timer.measure(
       o, row.batch,
       [&] {
-        optimizer.zero_grad();
+        optimizer->zero_grad();
         at::Tensor loss;
         {
           train::AutocastGuard autocast(precision);
@@ -216,7 +223,7 @@ void bench_training(Network& n, const BenchOptions& o, const c10::Device& device
           loss = train::classification_loss(out.to(torch::kFloat), labels, n.score);
         }
         loss.backward();
-        optimizer.step();
+        optimizer->step();
       },
       row);
 }
