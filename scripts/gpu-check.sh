@@ -156,7 +156,7 @@ fi
 test_rc=skipped
 if [ $cfg_rc -eq 0 ]; then
   say "ctest -L parity|gpu"
-  ctest --test-dir "$BUILD" -L "parity|gpu" -E "NOT_BUILT" -j 4 --timeout 300 --output-on-failure -V \
+  ctest --test-dir "$BUILD" -L "parity|gpu" -E "NOT_BUILT" -j 4 --timeout 150 --output-on-failure -V \
     >"$LOGDIR/ctest-gpu.log" 2>&1
   test_rc=$?
   grep -E "\[parity\]|\[gpu\]|\[cuda nccl\]|(fp32|bf16|fp16): train loss|tests passed|tests failed|\(Failed\)|\(Timeout\)|Not Run" \
