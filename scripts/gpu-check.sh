@@ -77,7 +77,11 @@ probe_config "$PROBE_INC" 'DFSCAN_TORCH_CUDA'
 NCCL_INC=${NCCL_ROOT:+-isystem $NCCL_ROOT/include}
 PROBE_FLAGS="-std=c++17 -fsyntax-only -I include -I src -I $PROBE_INC $($PY - <<'PYEOF'
 import torch.utils.cpp_extension as c
-print(" ".join("-isystem " + p for p in c.include_paths(cuda=True)))
+try:
+    paths = c.include_paths("cuda")  # 2.x: a device type
+except TypeError:
+    paths = c.include_paths(cuda=True)
+print(" ".join("-isystem " + p for p in paths))
 PYEOF
 ) -isystem /usr/local/cuda/include $NCCL_INC -D_GLIBCXX_USE_CXX11_ABI=$($PY -c 'import torch;print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')"
 probe() {  # $1: name; rest: g++ arguments. Writes $LOGDIR/probe-$1.txt only when it fails.

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <map>
+#include <sstream>
 #include <string>
 #include <type_traits>
 
@@ -47,7 +48,7 @@ class MultiTensorAdam final : public Base {
   template <class Map>
   static auto state_key(const at::Tensor& p) {
     if constexpr (std::is_same_v<typename Map::key_type, std::string>)
-      return c10::guts::to_string(p.unsafeGetTensorImpl());
+      return (std::ostringstream() << p.unsafeGetTensorImpl()).str();  // c10::guts::to_string's text
     else
       return static_cast<typename Map::key_type>(p.unsafeGetTensorImpl());
   }
