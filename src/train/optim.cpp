@@ -47,10 +47,13 @@ class MultiTensorAdam final : public Base {
   // the pointer itself in 2.x.
   template <class Map>
   static auto state_key(const at::Tensor& p) {
-    if constexpr (std::is_same_v<typename Map::key_type, std::string>)
-      return (std::ostringstream() << p.unsafeGetTensorImpl()).str();  // c10::guts::to_string's text
-    else
+    if constexpr (std::is_same_v<typename Map::key_type, std::string>) {
+      std::ostringstream text;  // what c10::guts::to_string (gone in 2.x) wrote
+      text << p.unsafeGetTensorImpl();
+      return text.str();
+    } else {
       return static_cast<typename Map::key_type>(p.unsafeGetTensorImpl());
+    }
   }
 
   void step_group(torch::optim::OptimizerParamGroup& group) {
