@@ -98,16 +98,22 @@ probe() {  # $1: name; rest: g++ arguments. Writes $LOGDIR/probe-$1.txt only whe
   mv "$out.rc" "/tmp/probe-$name.rc"
 }
 rm -f /tmp/probe-*.txt /tmp/probe-*.rc
+if [ "${SKIP_PROBE:-0}" = 1 ]; then  # a rerun on a box where the probe already passed
+  for p in amp bench device_copy c10d_nccl; do echo 0 >"/tmp/probe-$p.rc"; done
+fi
 PROBE_PIDS=()
-probe amp src/train/amp.cpp &
-PROBE_PIDS+=($!)
-probe bench src/train/bench.cpp &
-PROBE_PIDS+=($!)
-probe device_copy src/detectors/device_copy.cpp &
-PROBE_PIDS+=($!)
-probe c10d_nccl -DDFSCAN_WITH_DISTRIBUTED=1 -DDFSCAN_WITH_GLOO=0 -DDFSCAN_WITH_NCCL=1 src/train/distributed_c10d.cpp &
-PROBE_PIDS+=($!)
-wait "${PROBE_PIDS[@]}"
+if [ "${SKIP_PROBE:-0}" != 1 ]; then
+  probe amp src/train/amp.cpp &
+  PROBE_PIDS+=($!)
+  probe bench src/train/bench.cpp &
+  PROBE_PIDS+=($!)
+  probe device_copy src/detectors/device_copy.cpp &
+  PROBE_PIDS+=($!)
+  probe c10d_nccl -DDFSCAN_WITH_DISTRIBUTED=1 -DDFSCAN_WITH_GLOO=0 -DDFSCAN_WITH_NCCL=1 \
+    src/train/distributed_c10d.cpp &
+  PROBE_PIDS+=($!)
+  wait "${PROBE_PIDS[@]}"
+fi
 probe_rc() { cat "/tmp/probe-$1.rc" 2>/dev/null || echo 1; }
 for p in amp bench device_copy c10d_nccl; do
   rc=$(probe_rc $p)
@@ -116,16 +122,17 @@ for p in amp bench device_copy c10d_nccl; do
     grep -E "error|required from" "/tmp/probe-$p.txt" | head -15 | tee -a "$LOG"
   fi
 done
-CONFIG_ARGS=()
+# Both switches always spelled out: a build folder kept from an earlier run has them cached.
+CONFIG_ARGS=(-DDFSCAN_CUDA_EXTRAS=ON -DDFSCAN_USE_NCCL=ON)
 extras_rc=0
 [ "$(probe_rc bench)" = 0 ] && [ "$(probe_rc device_copy)" = 0 ] || extras_rc=1
 if [ $extras_rc -ne 0 ]; then
-  CONFIG_ARGS+=(-DDFSCAN_CUDA_EXTRAS=OFF)
+  CONFIG_ARGS[0]=-DDFSCAN_CUDA_EXTRAS=OFF
   say "fallback: CUDA-only extras off (no CUDA graphs, events or pinned copies in this build)"
 fi
 nccl_rc=$(probe_rc c10d_nccl)
 if [ "$nccl_rc" != 0 ]; then
-  CONFIG_ARGS+=(-DDFSCAN_USE_NCCL=OFF)
+  CONFIG_ARGS[1]=-DDFSCAN_USE_NCCL=OFF
   say "fallback: NCCL off"
 fi
 
@@ -159,8 +166,10 @@ fi
 
 test_rc=skipped
 if [ $cfg_rc -eq 0 ]; then
-  say "ctest -L parity|gpu"
-  ctest --test-dir "$BUILD" -L "parity|gpu" -E "NOT_BUILT" -j 4 --timeout 150 --output-on-failure -V \
+  # CTEST_SELECT narrows a rerun, e.g. "-R one_rank_cuda" for the NCCL smoke test alone.
+  SELECT=${CTEST_SELECT:--L parity|gpu}
+  say "ctest $SELECT"
+  ctest --test-dir "$BUILD" $SELECT -E "NOT_BUILT" -j 4 --timeout 150 --output-on-failure -V \
     >"$LOGDIR/ctest-gpu.log" 2>&1
   test_rc=$?
   grep -E "\[parity\]|\[gpu\]|\[cuda nccl\]|(fp32|bf16|fp16): train loss|tests passed|tests failed|\(Failed\)|\(Timeout\)|Not Run" \
@@ -180,6 +189,8 @@ if [ -x "$BIN" ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
   : >"$PYJ"
   bench_rc=0
   common="--device cuda --warmup 5 --iters 20 --repeats 5"
+  crashed=0
+  PRELOAD=
   step() {  # $1: output file; rest: the command. Skipped once the deadline has passed.
     local out=$1
     shift
@@ -188,9 +199,37 @@ if [ -x "$BIN" ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
       bench_rc=deadline
       return
     fi
-    local s=$(date +%s)
-    "$@" >>"$out" 2>>"$LOG" || { say "failed rc=$?: $*"; bench_rc=1; }
+    local s=$(date +%s) rc=0
+    env ${PRELOAD:+LD_PRELOAD=$PRELOAD} "$@" >>"$out" 2>>"$LOG" || rc=$?
+    if [ $rc -ge 128 ] && [ "$1" = "$BIN" ]; then
+      say "crashed rc=$rc: $*"
+      bench_rc=1
+      if [ $crashed -eq 0 ]; then
+        crashed=1
+        # Once: a backtrace (45 s at most), then the same command with the command library loaded
+        # at start-up (as a directly linked one), which the remaining steps keep if it helps.
+        if [ "${GDB_ON_CRASH:-1}" = 1 ] && command -v cuda-gdb >/dev/null; then
+          timeout 45 cuda-gdb -q -batch -ex run -ex bt --args "$@" 2>&1 | grep -E "^#|signal|SIG" | head -30 | tee -a "$LOG"
+        fi
+        local cli
+        cli=$(ls "$BUILD"/apps/dfscan/libdfscan-cli.so.* 2>/dev/null | head -1)
+        if [ -n "$cli" ] && LD_PRELOAD=$cli "$@" >>"$out" 2>>"$LOG"; then
+          PRELOAD=$cli
+          bench_rc=0
+          say "ran with $cli preloaded; the remaining steps preload it too"
+        fi
+      fi
+    elif [ $rc -ne 0 ]; then
+      say "failed rc=$rc: $*"
+      bench_rc=1
+    fi
     echo "   $(($(date +%s) - s))s: ${*:2:6}" >>"$LOG"
+  }
+  # Each model's dfscan rows with the PyTorch rows of the same settings beside them; PY_LAST=1 puts
+  # every PyTorch row after all dfscan rows (a short rerun that already has PyTorch's figures).
+  PY_STEPS=()
+  py_step() {
+    if [ "${PY_LAST:-0}" = 1 ]; then PY_STEPS+=("$*"); else step "$PYJ" $PY scripts/bench-reference.py "$@"; fi
   }
   for model in ${BENCH_MODELS:-genconvit-ed npr pipeline genconvit-vae}; do
     if [ "$model" = pipeline ]; then
@@ -200,15 +239,16 @@ if [ -x "$BIN" ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
       continue
     fi
     step "$DF" "$BIN" bench --arch "$model" --arch-config official $common -b 1,32,256 --dtype fp32 -f jsonl
-    step "$PYJ" $PY scripts/bench-reference.py --model "$model" $common -b 1,32,256 --dtype fp32
+    py_step --model "$model" $common -b 1,32,256 --dtype fp32
     step "$DF" "$BIN" bench --arch "$model" --arch-config official $common -b 1,32,256 --dtype bf16 --channels-last -f jsonl
-    step "$PYJ" $PY scripts/bench-reference.py --model "$model" $common -b 1,32,256 --dtype bf16 --channels-last
+    py_step --model "$model" $common -b 1,32,256 --dtype bf16 --channels-last
     step "$DF" "$BIN" bench --arch "$model" --arch-config official $common -b 1 --dtype fp32,bf16 --cuda-graphs on -f jsonl
     if [ "$model" != genconvit-vae ]; then
       step "$DF" "$BIN" bench --arch "$model" --arch-config official $common -b 64 --dtype bf16 --channels-last --mode train -f jsonl
-      step "$PYJ" $PY scripts/bench-reference.py --model "$model" $common -b 64 --dtype bf16 --channels-last --mode train
+      py_step --model "$model" $common -b 64 --dtype bf16 --channels-last --mode train
     fi
   done
+  for args in "${PY_STEPS[@]}"; do step "$PYJ" $PY scripts/bench-reference.py $args; done
 fi
 say "summary: probe amp=$(probe_rc amp) extras=$extras_rc c10d-nccl=$nccl_rc configure=$cfg_rc build=$build_rc ctest=$test_rc bench=$bench_rc"
 if [ "$bench_rc" != skipped ]; then
