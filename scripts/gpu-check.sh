@@ -166,7 +166,8 @@ fi
 
 test_rc=skipped
 if [ $cfg_rc -eq 0 ]; then
-  # CTEST_SELECT narrows a rerun, e.g. "-R one_rank_cuda" for the NCCL smoke test alone.
+  # CTEST_SELECT narrows a rerun, e.g. "-R DistributedOneRankCuda" for the NCCL smoke test alone
+  # (ctest names the tests by their GoogleTest names, not by executable).
   SELECT=${CTEST_SELECT:--L parity|gpu}
   say "ctest $SELECT"
   ctest --test-dir "$BUILD" $SELECT -E "NOT_BUILT" -j 4 --timeout 150 --output-on-failure -V \
@@ -188,7 +189,8 @@ if [ -x "$BIN" ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
   : >"$DF"
   : >"$PYJ"
   bench_rc=0
-  common="--device cuda --warmup 5 --iters 20 --repeats 5"
+  # 10 batches per repeat, median of 5 repeats: a full run (build included) fits in about 8 minutes.
+  common="--device cuda --warmup 5 --iters ${BENCH_ITERS:-10} --repeats 5"
   crashed=0
   PRELOAD=
   step() {  # $1: output file; rest: the command. Skipped once the deadline has passed.

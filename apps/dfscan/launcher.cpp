@@ -18,10 +18,10 @@ int main(int argc, char** argv) {
   ::setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/0);
   // Found through this executable's run path: the build folder, or ../lib once installed. Lazy
   // binding, as for a directly linked library: resolving all of LibTorch's symbols up front is slow.
-  // Global, also as for a directly linked library: libraries loaded later (cuDNN loads its engines
-  // with dlopen at the first convolution) must see the symbols of those loaded here. With
-  // RTLD_LOCAL, every CUDA forward pass of `dfscan bench` crashed on an H200 with PyTorch 2.11's
-  // LibTorch, while the directly linked tests ran the same convolutions.
+  // Global, also as for a directly linked library: with RTLD_LOCAL, every CUDA forward pass of
+  // `dfscan bench` crashed on an H200 with PyTorch 2.11's LibTorch (the directly linked tests ran
+  // the same convolutions; with RTLD_GLOBAL it ran), most likely because cuDNN loads its engine
+  // libraries itself at the first convolution and they must see the ones loaded here.
   void* cli = ::dlopen(DFSCAN_CLI_LIBRARY, RTLD_LAZY | RTLD_GLOBAL);
   if (cli == nullptr) {
     std::fprintf(stderr, "dfscan: cannot load %s: %s\n", DFSCAN_CLI_LIBRARY, ::dlerror());
