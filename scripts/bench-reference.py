@@ -11,6 +11,7 @@ bf16/fp16, optional channels_last. Output: one JSON object per line, the fields 
 
   python3 scripts/bench-reference.py --model genconvit-ed --batch 1,32,256 --dtype fp32,bf16 \
       --mode infer,train --device cuda --channels-last
+  python3 scripts/bench-reference.py --model npr --anchors    # the rows of research/gpu-anchors.md
 """
 import argparse
 import importlib.util
@@ -165,6 +166,10 @@ def main():
     p.add_argument("--iters", type=int, default=10)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--anchors", action="store_true",
+                   help="the rows of research/gpu-anchors.md in one process (one start-up instead of three): "
+                        "fp32 and bf16+channels_last inference at batches 1,32,256 and, except for the VAE, "
+                        "a bf16+channels_last training step at batch 64; replaces --batch/--dtype/--mode/--channels-last")
     args = p.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -172,60 +177,66 @@ def main():
     cuda = device.type == "cuda"
     torch.manual_seed(0)
     net = MODELS[args.model]().to(device)
-    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
-    net = net.to(memory_format=fmt)
     if cuda:
         torch.backends.cudnn.benchmark = True
-    for mode in args.mode.split(","):
-        for dtype in args.dtype.split(","):
-            for batch in [int(b) for b in args.batch.split(",")]:
-                row = {"model": args.model, "mode": mode, "dtype": dtype, "device": str(device), "batch": batch,
-                       "input_size": args.input_size, "channels_last": args.channels_last, "cuda_graph": False,
-                       "impl": "pytorch-eager", "backbone": net.backbone_source if hasattr(net, "backbone_source")
-                       else "torchvision", "torch": torch.__version__}
-                tf32 = dtype == "tf32"
-                torch.backends.cuda.matmul.allow_tf32 = tf32
-                torch.backends.cudnn.allow_tf32 = tf32
-                amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(dtype)
-                if amp is not None and not cuda:
-                    row["status"] = "skipped: " + dtype + " autocast needs CUDA"
-                    print(json.dumps(row), flush=True)
-                    continue
-                x = torch.randn(batch, 3, args.input_size, args.input_size, device=device).to(memory_format=fmt)
-                labels = torch.randint(0, 2, (batch,), device=device)
-                autocast = (lambda: torch.autocast("cuda", dtype=amp)) if amp is not None else None
-                try:
-                    if mode == "infer":
-                        net.eval()
+    if args.anchors:
+        rows = [("infer", "fp32", False, b) for b in (1, 32, 256)]
+        rows += [("infer", "bf16", True, b) for b in (1, 32, 256)]
+        if args.model != "genconvit-vae":
+            rows.append(("train", "bf16", True, 64))
+    else:
+        rows = [(mode, dtype, args.channels_last, int(batch)) for mode in args.mode.split(",")
+                for dtype in args.dtype.split(",") for batch in args.batch.split(",")]
+    for mode, dtype, channels_last, batch in rows:
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        net = net.to(memory_format=fmt)
+        row = {"model": args.model, "mode": mode, "dtype": dtype, "device": str(device), "batch": batch,
+               "input_size": args.input_size, "channels_last": channels_last, "cuda_graph": False,
+               "impl": "pytorch-eager", "backbone": net.backbone_source if hasattr(net, "backbone_source")
+               else "torchvision", "torch": torch.__version__}
+        tf32 = dtype == "tf32"
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+        amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(dtype)
+        if amp is not None and not cuda:
+            row["status"] = "skipped: " + dtype + " autocast needs CUDA"
+            print(json.dumps(row), flush=True)
+            continue
+        x = torch.randn(batch, 3, args.input_size, args.input_size, device=device).to(memory_format=fmt)
+        labels = torch.randint(0, 2, (batch,), device=device)
+        autocast = (lambda: torch.autocast("cuda", dtype=amp)) if amp is not None else None
+        try:
+            if mode == "infer":
+                net.eval()
 
-                        def step():
-                            with torch.inference_mode():
-                                if autocast:
-                                    with autocast():
-                                        net(x)
-                                else:
-                                    net(x)
+                def step():
+                    with torch.inference_mode():
+                        if autocast:
+                            with autocast():
+                                net(x)
+                        else:
+                            net(x)
+            else:
+                net.train()
+                opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+
+                def step():
+                    opt.zero_grad()
+                    if autocast:
+                        with autocast():
+                            loss = loss_of(net(x), labels)
                     else:
-                        net.train()
-                        opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+                        loss = loss_of(net(x), labels)
+                    loss.backward()
+                    opt.step()
 
-                        def step():
-                            opt.zero_grad()
-                            if autocast:
-                                with autocast():
-                                    loss = loss_of(net(x), labels)
-                            else:
-                                loss = loss_of(net(x), labels)
-                            loss.backward()
-                            opt.step()
-
-                    row.update(measure(step, batch, args, cuda))
-                    row["status"] = "ok"
-                except RuntimeError as e:  # e.g. out of memory at a large batch
-                    row["status"] = "failed: " + str(e).splitlines()[0]
-                    if cuda:
-                        torch.cuda.empty_cache()
-                print(json.dumps(row), flush=True)
+            row.update(measure(step, batch, args, cuda))
+            row["status"] = "ok"
+        except RuntimeError as e:  # e.g. out of memory at a large batch
+            row["status"] = "failed: " + str(e).splitlines()[0]
+            if cuda:
+                torch.cuda.empty_cache()
+        print(json.dumps(row), flush=True)
     return 0
 
 

@@ -227,8 +227,8 @@ if [ -x "$BIN" ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
     fi
     echo "   $(($(date +%s) - s))s: ${*:2:6}" >>"$LOG"
   }
-  # Each model's dfscan rows with the PyTorch rows of the same settings beside them; PY_LAST=1 puts
-  # every PyTorch row after all dfscan rows (a short rerun that already has PyTorch's figures).
+  # Each model's dfscan rows, then PyTorch's rows of the same settings; PY_LAST=1 puts every
+  # PyTorch row after all dfscan rows (a short rerun that already has PyTorch's figures).
   PY_STEPS=()
   py_step() {
     if [ "${PY_LAST:-0}" = 1 ]; then PY_STEPS+=("$*"); else step "$PYJ" $PY scripts/bench-reference.py "$@"; fi
@@ -241,14 +241,13 @@ if [ -x "$BIN" ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
       continue
     fi
     step "$DF" "$BIN" bench --arch "$model" --arch-config official $common -b 1,32,256 --dtype fp32 -f jsonl
-    py_step --model "$model" $common -b 1,32,256 --dtype fp32
     step "$DF" "$BIN" bench --arch "$model" --arch-config official $common -b 1,32,256 --dtype bf16 --channels-last -f jsonl
-    py_step --model "$model" $common -b 1,32,256 --dtype bf16 --channels-last
     step "$DF" "$BIN" bench --arch "$model" --arch-config official $common -b 1 --dtype fp32,bf16 --cuda-graphs on -f jsonl
     if [ "$model" != genconvit-vae ]; then
       step "$DF" "$BIN" bench --arch "$model" --arch-config official $common -b 64 --dtype bf16 --channels-last --mode train -f jsonl
-      py_step --model "$model" $common -b 64 --dtype bf16 --channels-last --mode train
     fi
+    # The same rows in PyTorch, in one process (its start-up and model build cost 10-20 s each).
+    py_step --model "$model" $common --anchors
   done
   for args in "${PY_STEPS[@]}"; do step "$PYJ" $PY scripts/bench-reference.py $args; done
 fi
