@@ -67,13 +67,12 @@ fi
 
 say "compile probe"
 # -fsyntax-only on the files that hold the LibTorch-generation differences, CUDA code on.
-probe_config() {  # $1: folder; $2: the #cmakedefine01 names to switch on (regex alternation)
-  mkdir -p "$1/dfscan"
-  sed -e "s/#cmakedefine01 \\($2\\)\$/#define \\1 1/" -e 's/#cmakedefine01 \(.*\)/#define \1 0/' \
-    -e 's/@[A-Z_]*@/probe/g' include/dfscan/config.hpp.in >"$1/dfscan/config.hpp"
-}
+# A config.hpp with the CUDA code on and every other switch off (distributed_c10d.cpp takes its
+# switches from the command line).
 PROBE_INC=$(mktemp -d)
-probe_config "$PROBE_INC" 'DFSCAN_TORCH_CUDA'
+mkdir -p "$PROBE_INC/dfscan"
+sed -e 's/#cmakedefine01 DFSCAN_TORCH_CUDA$/#define DFSCAN_TORCH_CUDA 1/' -e 's/#cmakedefine01 \(.*\)/#define \1 0/' \
+  -e 's/@[A-Z_]*@/probe/g' include/dfscan/config.hpp.in >"$PROBE_INC/dfscan/config.hpp"
 NCCL_INC=${NCCL_ROOT:+-isystem $NCCL_ROOT/include}
 PROBE_FLAGS="-std=c++17 -fsyntax-only -I include -I src -I $PROBE_INC $($PY - <<'PYEOF'
 import torch.utils.cpp_extension as c

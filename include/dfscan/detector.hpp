@@ -33,9 +33,8 @@ class Detector {
   // A batch of prepared inputs [N,3,h,w] -> raw network outputs [N,K], on CPU.
   at::Tensor logits(const at::Tensor& batch) const;
   // Prepared inputs, one sample each (an image [3,h,w], an audio window [T]), scored `batch_size`
-  // at a time -> [N,K] on CPU. On CUDA each
-  // batch is copied from pinned memory while the previous one computes, with a single wait at
-  // the end.
+  // at a time -> [N,K] on CPU. On CUDA each batch is copied from pinned memory while the previous
+  // one computes, with a single wait at the end.
   at::Tensor logits(const std::vector<at::Tensor>& inputs, int batch_size) const;
   // Raw outputs [N,K] -> P(fake) [N] as CONVENTIONS.md defines it for this model.
   at::Tensor scores(const at::Tensor& logits) const;

@@ -97,25 +97,22 @@ std::optional<DistributedEnv> read_distributed_env(const EnvLookup& env) {
     throw Error(Status::error, rank_name + "=" + std::to_string(out.rank) + " is not below " + world_name +
                                    "=" + std::to_string(out.world_size));
   const bool slurm = out.launcher == "slurm";
-  if (out.world_size == 1) {
-    // A single process needs no rendezvous; what is given is kept for `--distributed on`.
-    if (local) out.local_rank = parse_count(slurm ? "SLURM_LOCALID" : "LOCAL_RANK", *local, kMaxRanks);
-    if (master) out.master_addr = *master;
-    if (port) out.master_port = parse_count("MASTER_PORT", *port, 65535);
-    return out;
+  // A single process needs no rendezvous, so only a larger world must have all three; what a world
+  // of one is given is kept for `--distributed on`.
+  const bool rendezvous = out.world_size > 1;
+  if (rendezvous) {
+    std::vector<std::string> missing;
+    if (!local) missing.push_back(slurm ? "SLURM_LOCALID" : "LOCAL_RANK");
+    if (!master) missing.push_back(slurm ? "MASTER_ADDR (or SLURM_LAUNCH_NODE_IPADDR)" : "MASTER_ADDR");
+    if (!port) missing.push_back("MASTER_PORT");
+    if (!missing.empty())
+      throw Error(Status::error, "distributed launch (" + out.launcher + ", " + world_name + "=" +
+                                     std::to_string(out.world_size) + ") without " + join_names(missing));
   }
-
-  std::vector<std::string> missing;
-  if (!local) missing.push_back(slurm ? "SLURM_LOCALID" : "LOCAL_RANK");
-  if (!master) missing.push_back(slurm ? "MASTER_ADDR (or SLURM_LAUNCH_NODE_IPADDR)" : "MASTER_ADDR");
-  if (!port) missing.push_back("MASTER_PORT");
-  if (!missing.empty())
-    throw Error(Status::error, "distributed launch (" + out.launcher + ", " + world_name + "=" +
-                                   std::to_string(out.world_size) + ") without " + join_names(missing));
-  out.local_rank = parse_count(slurm ? "SLURM_LOCALID" : "LOCAL_RANK", *local, kMaxRanks);
-  out.master_addr = *master;
-  out.master_port = parse_count("MASTER_PORT", *port, 65535);
-  if (out.master_port == 0) throw Error(Status::error, "MASTER_PORT must not be 0");
+  if (local) out.local_rank = parse_count(slurm ? "SLURM_LOCALID" : "LOCAL_RANK", *local, kMaxRanks);
+  if (master) out.master_addr = *master;
+  if (port) out.master_port = parse_count("MASTER_PORT", *port, 65535);
+  if (rendezvous && out.master_port == 0) throw Error(Status::error, "MASTER_PORT must not be 0");
   return out;
 }
 

@@ -26,8 +26,9 @@ class MultiTensorAdam final : public Base {
       : Base(params, options), multi_tensor_(multi_tensor) {}
 
   at::Tensor step(torch::optim::Optimizer::LossClosure closure = nullptr) override {
+    if (!multi_tensor_) return Base::step(closure);
     for (auto& group : this->param_groups_)
-      if (!multi_tensor_ || static_cast<Options&>(group.options()).amsgrad()) return Base::step(closure);
+      if (static_cast<Options&>(group.options()).amsgrad()) return Base::step(closure);
     torch::NoGradGuard no_grad;
     at::Tensor loss;
     if (closure) {

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -15,9 +14,7 @@
 #include "dfscan/nn/genconvit.hpp"
 #include "dfscan/nn/infer_config.hpp"
 #include "dfscan/nn/npr.hpp"
-#include "dfscan/status.hpp"
 #include "nn_test_util.hpp"
-#include "train/amp.hpp"
 
 namespace dfscan::nn {
 namespace {
