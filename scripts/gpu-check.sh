@@ -35,6 +35,7 @@ say "torch $($PY -c 'import torch;print(torch.__version__, "cuda", torch.version
 say "$(cmake --version | head -1), $(g++ --version | head -1), ninja $(ninja --version 2>&1), nvcc $(nvcc --version 2>/dev/null | tail -1), nproc $JOBS"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader 2>&1 | tee -a "$LOG"
 have() { [ -e "$1" ] && echo yes || echo no; }
+say "profilers: nsys $(command -v nsys >/dev/null && echo yes || echo no), ncu $(command -v ncu >/dev/null && echo yes || echo no)"
 say "headers: zlib $(have /usr/include/zlib.h), nccl $(have /usr/include/nccl.h), gtest $(have /usr/include/gtest/gtest.h), gtest-src $(have /usr/src/googletest/CMakeLists.txt), spdlog $(have /usr/include/spdlog/spdlog.h), CLI11 $(have /usr/include/CLI/CLI.hpp), nlohmann $(have /usr/include/nlohmann/json.hpp)"
 
 # Fixtures: unpack in the background while the probe runs.
@@ -169,7 +170,7 @@ if [ $cfg_rc -eq 0 ]; then
   # (ctest names the tests by their GoogleTest names, not by executable).
   SELECT=${CTEST_SELECT:--L parity|gpu}
   say "ctest $SELECT"
-  ctest --test-dir "$BUILD" $SELECT -E "NOT_BUILT" -j 4 --timeout 150 --output-on-failure -V \
+  ctest --test-dir "$BUILD" $SELECT -E "NOT_BUILT" -j 4 --timeout 90 --output-on-failure -V \
     >"$LOGDIR/ctest-gpu.log" 2>&1
   test_rc=$?
   grep -E "\[parity\]|\[gpu\]|\[cuda nccl\]|(fp32|bf16|fp16): train loss|tests passed|tests failed|\(Failed\)|\(Timeout\)|Not Run" \
@@ -249,6 +250,15 @@ if [ -x "$BIN" ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
     py_step --model "$model" $common --anchors
   done
   for args in "${PY_STEPS[@]}"; do step "$PYJ" $PY scripts/bench-reference.py $args; done
+  # Variants of the largest anchor row (ED, batch 256, reduced precision), last and only while time
+  # is left: fp16 with channels_last and bf16 without, both sides, to tell a precision- or
+  # layout-specific gap from a whole-card one.
+  if [ "${VARIANTS:-1}" = 1 ]; then
+    step "$DF" "$BIN" bench --arch genconvit-ed --arch-config official $common -b 256 --dtype fp16 --channels-last -f jsonl
+    step "$PYJ" $PY scripts/bench-reference.py --model genconvit-ed $common -b 256 --dtype fp16 --channels-last
+    step "$DF" "$BIN" bench --arch genconvit-ed --arch-config official $common -b 256 --dtype bf16 -f jsonl
+    step "$PYJ" $PY scripts/bench-reference.py --model genconvit-ed $common -b 256 --dtype bf16
+  fi
 fi
 say "summary: probe amp=$(probe_rc amp) extras=$extras_rc c10d-nccl=$nccl_rc configure=$cfg_rc build=$build_rc ctest=$test_rc bench=$bench_rc"
 if [ "$bench_rc" != skipped ]; then
