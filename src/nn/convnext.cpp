@@ -23,13 +23,18 @@ ConvNeXtConfig ConvNeXtConfig::atto() {
   return c;
 }
 
-LayerNorm2dImpl::LayerNorm2dImpl(int64_t channels, double eps) : channels_(channels), eps_(eps) {
+LayerNorm2dImpl::LayerNorm2dImpl(int64_t channels, double eps, bool feeds_projection)
+    : channels_(channels), eps_(eps), feeds_projection_(feeds_projection) {
   weight = register_parameter("weight", torch::ones({channels}));
   bias = register_parameter("bias", torch::zeros({channels}));
 }
 
 at::Tensor LayerNorm2dImpl::forward(const at::Tensor& x) {
-  return at::layer_norm(x.permute({0, 2, 3, 1}), {channels_}, weight, bias, eps_).permute({0, 3, 1, 2});
+  const auto nhwc = x.permute({0, 2, 3, 1});
+  const auto y = feeds_projection_
+                     ? detail::layer_norm_before_projection(nhwc, {channels_}, weight, bias, eps_)
+                     : at::layer_norm(nhwc, {channels_}, weight, bias, eps_);
+  return y.permute({0, 3, 1, 2});
 }
 
 ConvNeXtMlpImpl::ConvNeXtMlpImpl(int64_t in_features, int64_t hidden_features) {
@@ -52,7 +57,9 @@ ConvNeXtBlockImpl::ConvNeXtBlockImpl(int64_t dim, double drop_path, double layer
 
 at::Tensor ConvNeXtBlockImpl::forward(const at::Tensor& x) {
   auto y = conv_dw(x).permute({0, 2, 3, 1});
-  y = mlp(norm(y)).permute({0, 3, 1, 2});
+  const auto& n = norm->options;
+  y = detail::layer_norm_before_projection(y, n.normalized_shape(), norm->weight, norm->bias, n.eps());
+  y = mlp(y).permute({0, 3, 1, 2});
   if (gamma.defined()) y = y.mul(gamma.reshape({1, -1, 1, 1}));
   return detail::drop_path(y, drop_path_, is_training()) + x;
 }
@@ -62,7 +69,7 @@ ConvNeXtStageImpl::ConvNeXtStageImpl(int64_t in_dim, int64_t out_dim, bool with_
   if (with_downsample) {
     downsample = register_module(
         "downsample",
-        tnn::Sequential(LayerNorm2d(in_dim),
+        tnn::Sequential(LayerNorm2d(in_dim, 1e-6, /*feeds_projection=*/true),
                         tnn::Conv2d(tnn::Conv2dOptions(in_dim, out_dim, 2).stride(2).bias(true))));
   } else if (in_dim != out_dim) {
     throw Error(Status::error, "ConvNeXt stage without downsampling must keep its width");

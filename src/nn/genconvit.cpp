@@ -95,8 +95,17 @@ at::Tensor GenConViTEDImpl::reconstruct(const at::Tensor& images) {
 
 at::Tensor GenConViTEDImpl::forward(const at::Tensor& images) {
   const auto decoded = reconstruct(images);
-  // Reconstruction first, then the original (the reference's order).
-  auto x = at::cat({backbone(decoded), backbone(images)}, 1);
+  // Reconstruction first, then the original (the reference's order). Outside training both go
+  // through the backbone as one batch: half the kernel launches, which bound small batches on a
+  // GPU, and larger GEMMs. ConvNeXt keeps no batch statistics, so each image's features are the
+  // same; training keeps two passes (the reference's drop-path draws and gradient order).
+  at::Tensor x;
+  if (is_training()) {
+    x = at::cat({backbone(decoded), backbone(images)}, 1);
+  } else {
+    const auto both = backbone(at::cat({decoded, images}, 0)).chunk(2, 0);
+    x = at::cat({both[0], both[1]}, 1);
+  }
   return fc2(at::gelu(fc(at::gelu(x))));
 }
 

@@ -1,5 +1,7 @@
 #include "nn/layers.hpp"
 
+#include <ATen/autocast_mode.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -26,6 +28,22 @@ at::Tensor drop_path(const at::Tensor& x, double p, bool training) {
   auto mask = at::empty(shape, x.options()).bernoulli_(keep);
   if (keep > 0.0) mask.div_(keep);
   return x * mask;
+}
+
+at::Tensor layer_norm_before_projection(const at::Tensor& x, at::IntArrayRef shape, const at::Tensor& weight,
+                                        const at::Tensor& bias, double eps) {
+  const auto dtype = x.scalar_type();
+  const auto autocast_key = x.is_cuda() ? c10::DispatchKey::AutocastCUDA : c10::DispatchKey::AutocastCPU;
+  const bool reduced = dtype == at::kBFloat16 || dtype == at::kHalf;
+  if (!reduced || at::GradMode::is_enabled() || c10::impl::tls_is_dispatch_key_excluded(autocast_key) ||
+      !weight.defined() || weight.scalar_type() == dtype)
+    return at::layer_norm(x, shape, weight, bias, eps);
+  // Through autocast's cache: the weights are cast once per autocast region, not once per call.
+  const auto device = x.device().type();
+  const auto w = at::autocast::cached_cast(dtype, weight, device);
+  const auto b = at::autocast::cached_cast(dtype, bias, device);
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(autocast_key);
+  return at::layer_norm(x, shape, w, b, eps);
 }
 
 }  // namespace dfscan::nn::detail

@@ -1,5 +1,6 @@
 // Shapes, semantics and modes of the nn modules, on small random configs (no fixtures needed).
 #include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -7,6 +8,7 @@
 #include "dfscan/nn/genconvit.hpp"
 #include "dfscan/nn/npr.hpp"
 #include "dfscan/status.hpp"
+#include "nn/layers.hpp"
 #include "nn_test_util.hpp"
 
 namespace dfscan::nn {
@@ -96,6 +98,39 @@ TEST(ConvNeXtUnit, LayerNorm2dNormalisesChannels) {
   const auto expected = (x - mean) / torch::sqrt(var + 1e-6) * norm->weight.view({1, -1, 1, 1}) +
                         norm->bias.view({1, -1, 1, 1});
   EXPECT_TRUE(torch::allclose(norm->forward(x), expected, 1e-5, 1e-5));
+}
+
+// Under autocast, inference normalises a bf16 activation in bf16 (one pass) instead of autocast's
+// fp32 round trip, with the result the next layer would see anyway: the fp32 norm rounded to bf16.
+// Without autocast, or with gradients, it is at::layer_norm unchanged. (CPU autocast stands in for
+// CUDA's here: the same dispatch key logic; scripts/gpu-check.sh runs the CUDA parity tests.)
+TEST(ConvNeXtUnit, LayerNormBeforeProjectionKeepsReducedPrecision) {
+  torch::manual_seed(0);
+  const auto x = (torch::randn({4, 6, 6, 32}) * 2 + 0.5).to(torch::kBFloat16);
+  const auto weight = torch::rand({32}).add_(0.5).requires_grad_();
+  const auto bias = torch::randn({32}).requires_grad_();
+  const auto reference =
+      at::layer_norm(x.to(torch::kFloat), {32}, weight.detach(), bias.detach(), 1e-6).to(torch::kBFloat16);
+
+  const auto fp32 = torch::randn({2, 3, 32});
+  EXPECT_TRUE(torch::equal(detail::layer_norm_before_projection(fp32, {32}, weight, bias, 1e-6),
+                           at::layer_norm(fp32, {32}, weight, bias, 1e-6)));
+
+  const bool was_excluded = c10::impl::tls_is_dispatch_key_excluded(c10::DispatchKey::AutocastCPU);
+  c10::impl::tls_set_dispatch_key_excluded(c10::DispatchKey::AutocastCPU, false);  // CPU autocast on
+  at::Tensor y;
+  {
+    torch::NoGradGuard no_grad;
+    y = detail::layer_norm_before_projection(x, {32}, weight, bias, 1e-6);
+  }
+  c10::impl::tls_set_dispatch_key_excluded(c10::DispatchKey::AutocastCPU, was_excluded);
+  EXPECT_EQ(y.scalar_type(), torch::kBFloat16);
+  // bf16 steps are 1/32 at the largest outputs here; LibTorch 1.13's CPU kernel (coarser than
+  // CUDA's, which accumulates in fp32) stays within about one step of the rounded fp32 result.
+  const auto ref = reference.to(torch::kFloat);
+  const auto err = (y.to(torch::kFloat) - ref).abs();
+  EXPECT_LE(err.max().item<double>(), 0.05);
+  EXPECT_LT((err.norm() / ref.norm()).item<double>(), 1e-2);
 }
 
 TEST(ConvNeXtUnit, DropPathOnlyWhileTraining) {

@@ -27,10 +27,11 @@ struct ConvNeXtConfig {
   static ConvNeXtConfig atto();  // depths (2,2,6,2), dims (40,80,160,320)
 };
 
-// LayerNorm over the channel axis of an NCHW tensor.
+// LayerNorm over the channel axis of an NCHW tensor. `feeds_projection`: its result goes straight into
+// a convolution, so inference under autocast may normalise in the input's precision.
 class LayerNorm2dImpl : public torch::nn::Module {
  public:
-  explicit LayerNorm2dImpl(int64_t channels, double eps = 1e-6);
+  explicit LayerNorm2dImpl(int64_t channels, double eps = 1e-6, bool feeds_projection = false);
   at::Tensor forward(const at::Tensor& x);
 
   at::Tensor weight;
@@ -39,6 +40,7 @@ class LayerNorm2dImpl : public torch::nn::Module {
  private:
   int64_t channels_;
   double eps_;
+  bool feeds_projection_;
 };
 TORCH_MODULE(LayerNorm2d);
 
