@@ -8,6 +8,8 @@ is compared with the same eager PyTorch row (Python has no graph there), and mar
 ratio is dfscan img/s over PyTorch img/s: >= 1.0 means dfscan is at least as fast.
 Pipeline rows (`dfscan bench --mode pipeline`, no Python counterpart) get a table of their own:
 pinned asynchronous copies against pageable ones, ratio pinned over pageable.
+Rows profiled on both sides (--profile-kernels) get a kernel table: per batch, each kernel's time
+and launches on either side, the largest differences first (where a gap comes from).
 """
 import json
 import sys
@@ -55,7 +57,30 @@ def main(argv):
         print(f"lowest ratio: {worst:.2f}")
     if pipeline:
         print_pipeline(pipeline)
+    for r in ours:
+        ref = reference.get(key(r))
+        if r.get("kernels") and ref and ref.get("kernels") and not r.get("cuda_graph"):
+            print_kernels(r, ref)
     return 0
+
+
+def print_kernels(ours, theirs, rows=20):
+    a = {k["name"]: k for k in ours["kernels"]}
+    b = {k["name"]: k for k in theirs["kernels"]}
+    names = sorted(set(a) | set(b), key=lambda n: -abs(a.get(n, {}).get("ms", 0) - b.get(n, {}).get("ms", 0)))
+    total_a = sum(k["ms"] for k in ours["kernels"])
+    total_b = sum(k["ms"] for k in theirs["kernels"])
+    print()
+    print(f"kernels of {key(ours)[0]} {ours['mode']} {ours['dtype']} batch {ours['batch']}"
+          f"{' channels_last' if ours['channels_last'] else ''}: ms per batch (listed kernels: dfscan "
+          f"{total_a:.2f}, pytorch {total_b:.2f}; nan: not among that side's longest)")
+    print(f"{'dfscan ms':>10} {'calls':>6} {'pytorch ms':>10} {'calls':>6} {'diff ms':>8}  kernel")
+    for n in names[:rows]:
+        ka, kb = a.get(n), b.get(n)
+        diff = (ka["ms"] if ka else 0) - (kb["ms"] if kb else 0)
+        print(f"{ka['ms'] if ka else float('nan'):>10.3f} {ka['calls'] if ka else float('nan'):>6.1f} "
+              f"{kb['ms'] if kb else float('nan'):>10.3f} {kb['calls'] if kb else float('nan'):>6.1f} "
+              f"{diff:>+8.3f}  {n[:110]}")
 
 
 def print_pipeline(rows):

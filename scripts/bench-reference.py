@@ -119,6 +119,34 @@ class NPR(nn.Module):
 MODELS = {"genconvit-ed": GenConViTED, "genconvit-vae": GenConViTVAE, "npr": NPR}
 
 
+def profile_kernels(step, steps, cuda, top):
+    """`dfscan bench --profile-kernels`'s table for this side: per batch, the `top` longest CUDA
+    kernels (on the CPU: aten operators, inclusive), as [{"name", "ms", "calls"}], longest first."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            step()
+        if cuda:
+            torch.cuda.synchronize()
+    rows = []
+    for e in prof.key_averages():
+        if cuda:
+            if str(e.device_type).split(".")[-1] != "CUDA":
+                continue
+            # PyTorch 2.4 renamed the cuda_* timings to device_*.
+            us = getattr(e, "self_device_time_total", None)
+            us = e.self_cuda_time_total if us is None else us
+        else:
+            if not e.key.startswith("aten::"):
+                continue
+            us = e.cpu_time_total
+        rows.append({"name": e.key, "ms": us / 1000.0 / steps, "calls": e.count / steps})
+    rows.sort(key=lambda r: -r["ms"])
+    return rows[:top]
+
+
 def loss_of(out, labels):
     if out.shape[1] == 1:
         return F.binary_cross_entropy_with_logits(out[:, 0].float(), labels.float())
@@ -166,6 +194,9 @@ def main():
     p.add_argument("--iters", type=int, default=10)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--profile-kernels", type=int, default=0, metavar="N",
+                   help="after timing, profile ITERS more batches per row and keep its N longest kernels "
+                        "(CPU: aten operators), as dfscan bench --profile-kernels does")
     p.add_argument("--anchors", action="store_true",
                    help="the rows of research/gpu-anchors.md in one process (one start-up instead of three): "
                         "fp32 and bf16+channels_last inference at batches 1,32,256 and, except for the VAE, "
@@ -232,6 +263,8 @@ def main():
 
             row.update(measure(step, batch, args, cuda))
             row["status"] = "ok"
+            if args.profile_kernels > 0:
+                row["kernels"] = profile_kernels(step, args.iters, cuda, args.profile_kernels)
         except RuntimeError as e:  # e.g. out of memory at a large batch
             row["status"] = "failed: " + str(e).splitlines()[0]
             if cuda:

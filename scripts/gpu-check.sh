@@ -11,7 +11,8 @@
 # 2. configure with media off, build the CLI and the parity/gpu tests with ninja (keep going), run
 #    ctest -L "parity|gpu" on CUDA;
 # 3. dfscan bench and scripts/bench-reference.py (PyTorch eager) on the same card, most important
-#    rows first; steps that would start after DEADLINE_S (default 470 s) are skipped and say so.
+#    rows first, then a per-kernel profile of the largest row on both sides; steps that would start
+#    after DEADLINE_S (default 470 s) are skipped and say so.
 # Writes gpu-check.log, ctest-gpu.log and the bench JSONL files to $OUT (or the repository root);
 # prints the comparison table last.
 set -uo pipefail
@@ -99,7 +100,7 @@ probe() {  # $1: name; rest: g++ arguments. Writes $LOGDIR/probe-$1.txt only whe
 }
 rm -f /tmp/probe-*.txt /tmp/probe-*.rc
 if [ "${SKIP_PROBE:-0}" = 1 ]; then  # a rerun on a box where the probe already passed
-  for p in amp bench device_copy c10d_nccl; do echo 0 >"/tmp/probe-$p.rc"; done
+  for p in amp bench device_copy profile c10d_nccl; do echo 0 >"/tmp/probe-$p.rc"; done
 fi
 PROBE_PIDS=()
 if [ "${SKIP_PROBE:-0}" != 1 ]; then
@@ -109,13 +110,15 @@ if [ "${SKIP_PROBE:-0}" != 1 ]; then
   PROBE_PIDS+=($!)
   probe device_copy src/detectors/device_copy.cpp &
   PROBE_PIDS+=($!)
+  probe profile -DDFSCAN_KERNEL_PROFILER=1 src/train/bench_profile.cpp &
+  PROBE_PIDS+=($!)
   probe c10d_nccl -DDFSCAN_WITH_DISTRIBUTED=1 -DDFSCAN_WITH_GLOO=0 -DDFSCAN_WITH_NCCL=1 \
     src/train/distributed_c10d.cpp &
   PROBE_PIDS+=($!)
   wait "${PROBE_PIDS[@]}"
 fi
 probe_rc() { cat "/tmp/probe-$1.rc" 2>/dev/null || echo 1; }
-for p in amp bench device_copy c10d_nccl; do
+for p in amp bench device_copy profile c10d_nccl; do
   rc=$(probe_rc $p)
   say "probe $p: rc=$rc"
   if [ "$rc" != 0 ]; then
@@ -123,12 +126,16 @@ for p in amp bench device_copy c10d_nccl; do
   fi
 done
 # Both switches always spelled out: a build folder kept from an earlier run has them cached.
-CONFIG_ARGS=(-DDFSCAN_CUDA_EXTRAS=ON -DDFSCAN_USE_NCCL=ON)
+CONFIG_ARGS=(-DDFSCAN_CUDA_EXTRAS=ON -DDFSCAN_USE_NCCL=ON -DDFSCAN_KERNEL_PROFILER=ON)
 extras_rc=0
 [ "$(probe_rc bench)" = 0 ] && [ "$(probe_rc device_copy)" = 0 ] || extras_rc=1
 if [ $extras_rc -ne 0 ]; then
   CONFIG_ARGS[0]=-DDFSCAN_CUDA_EXTRAS=OFF
   say "fallback: CUDA-only extras off (no CUDA graphs, events or pinned copies in this build)"
+fi
+if [ "$(probe_rc profile)" != 0 ]; then
+  CONFIG_ARGS[2]=-DDFSCAN_KERNEL_PROFILER=OFF
+  say "fallback: no kernel profiler (dfscan bench --profile-kernels says so)"
 fi
 nccl_rc=$(probe_rc c10d_nccl)
 if [ "$nccl_rc" != 0 ]; then
@@ -233,7 +240,19 @@ if [ -x "$BIN" ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
   py_step() {
     if [ "${PY_LAST:-0}" = 1 ]; then PY_STEPS+=("$*"); else step "$PYJ" $PY scripts/bench-reference.py "$@"; fi
   }
-  for model in ${BENCH_MODELS:-genconvit-ed npr pipeline genconvit-vae}; do
+  # PROFILE=1 (a diagnostic run; about a minute more): after ED's rows, where its largest anchor
+  # row's time goes, kernel by kernel on both sides (bench-compare.py prints the kernels whose
+  # times differ most).
+  MODELS_DEFAULT="genconvit-ed npr pipeline genconvit-vae"
+  [ "${PROFILE:-0}" = 1 ] && MODELS_DEFAULT="genconvit-ed profile npr pipeline genconvit-vae"
+  for model in ${BENCH_MODELS:-$MODELS_DEFAULT}; do
+    if [ "$model" = profile ]; then
+      step "$DF" "$BIN" bench --arch genconvit-ed --arch-config official $common -b 256 --dtype bf16 \
+        --channels-last --profile-kernels 40 -f jsonl
+      step "$PYJ" $PY scripts/bench-reference.py --model genconvit-ed $common -b 256 --dtype bf16 \
+        --channels-last --profile-kernels 40
+      continue
+    fi
     if [ "$model" = pipeline ]; then
       # The scan's inference stage with the synthetic crop source: pageable vs pinned copies.
       step "$DF" "$BIN" bench --arch genconvit-ed --arch-config official $common -b 32,256 --dtype bf16 \

@@ -49,6 +49,11 @@ void print_text_row(const bench::BenchRow& r) {
                 r.status == "ok" ? fixed(r.latency_ms_p99, 3).c_str() : "-",
                 r.status == "ok" ? "" : r.status.c_str());
   std::cout << line << std::endl;
+  for (const auto& k : r.kernels) {  // --profile-kernels
+    std::snprintf(line, sizeof line, "    %9.3f ms %7.1f calls  %.150s", k.ms_per_step, k.calls_per_step,
+                  k.name.c_str());
+    std::cout << line << std::endl;
+  }
 }
 
 int run_bench(BenchCliOptions& o) {
@@ -130,6 +135,10 @@ std::function<int()> add_bench(CLI::App& root) {
   sub->add_option("--iters", b.iters, "Batches per repeat")->capture_default_str();
   sub->add_option("--repeats", b.repeats, "Repeats; img/s is their median")->capture_default_str();
   sub->add_option("--threads", o->threads, "LibTorch intra-op threads (0: all cores)");
+  sub->add_option("--profile-kernels", b.profile_kernels,
+                  "After timing, profile --iters more batches per row and report its N longest kernels "
+                  "(CPU: operators)")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("-f,--format", o->format, "text, json or jsonl")
       ->check(CLI::IsMember({"text", "json", "jsonl"}))
       ->capture_default_str();

@@ -10,6 +10,13 @@
 
 namespace dfscan::bench {
 
+// One kernel (CUDA) or operator (CPU) of a profiled bench row.
+struct KernelTime {
+  std::string name;
+  double ms_per_step = 0;     // summed over its launches in one batch
+  double calls_per_step = 0;  // launches per batch
+};
+
 struct BenchOptions {
   std::string model;           // a model file or name; or, when empty,
   std::string arch;            // an architecture built untrained from
@@ -31,6 +38,9 @@ struct BenchOptions {
   int warmup = 3;
   int iters = 10;  // batches per repeat
   int repeats = 5;
+  // > 0: after timing, each inference or training row runs `iters` more batches under LibTorch's
+  // profiler and keeps its `profile_kernels` longest kernels (on the CPU: aten operators)
+  int profile_kernels = 0;
 };
 
 struct BenchRow {
@@ -44,6 +54,7 @@ struct BenchRow {
   double images_per_s = 0;    // median over repeats
   double latency_ms_p50 = 0, latency_ms_p90 = 0, latency_ms_p99 = 0;  // per batch
   std::vector<double> repeat_images_per_s;
+  std::vector<KernelTime> kernels;  // with BenchOptions::profile_kernels
 };
 
 // Runs every combination of batch size, dtype, mode and CUDA-graph setting; `on_row` sees each row

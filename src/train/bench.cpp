@@ -13,12 +13,14 @@
 #include "dfscan/checkpoint.hpp"
 #include "dfscan/config.hpp"
 #include "dfscan/detector.hpp"
+#include "dfscan/log.hpp"
 #include "dfscan/model_file.hpp"
 #include "dfscan/ordered_pipeline.hpp"
 #include "dfscan/runtime.hpp"
 #include "dfscan/status.hpp"
 #include "dfscan/train.hpp"
 #include "train/amp.hpp"
+#include "train/bench_profile.hpp"
 #include "train/optim.hpp"
 
 #if DFSCAN_TORCH_CUDA
@@ -158,6 +160,18 @@ at::Tensor random_input(int64_t batch, int64_t size, const c10::Device& device, 
   return channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
 }
 
+// With --profile-kernels: the measured step once more under the profiler. Without a profiler the
+// row keeps its figures and the log says why.
+template <typename Step>
+void profile_row(const BenchOptions& o, const c10::Device& device, Step&& step, BenchRow& row) {
+  if (o.profile_kernels <= 0) return;
+  try {
+    row.kernels = profile_kernels(step, o.iters, device.is_cuda(), o.profile_kernels);
+  } catch (const Error& e) {
+    log::warn(std::string("no kernel profile: ") + e.what());
+  }
+}
+
 void bench_inference(Network& n, const BenchOptions& o, const c10::Device& device, BenchRow& row) {
   n.net->eval();
   auto input = random_input(row.batch, n.input_size, device, o.channels_last);
@@ -167,8 +181,9 @@ void bench_inference(Network& n, const BenchOptions& o, const c10::Device& devic
   c10::InferenceMode inference;
   if (!row.cuda_graph) {
     train::AutocastGuard autocast(precision);
-    timer.measure(
-        o, row.batch, [&] { (void)n.arch->forward(*n.net, input, n.manifest); }, row);
+    const auto step = [&] { (void)n.arch->forward(*n.net, input, n.manifest); };
+    timer.measure(o, row.batch, step, row);
+    profile_row(o, device, step, row);
     return;
   }
 #if DFSCAN_TORCH_CUDA
@@ -193,8 +208,9 @@ void bench_inference(Network& n, const BenchOptions& o, const c10::Device& devic
     side.synchronize();
   }
   at::autocast::set_autocast_cache_enabled(cache);
-  timer.measure(
-      o, row.batch, [&] { graph.replay(); }, row);
+  const auto replay = [&] { graph.replay(); };
+  timer.measure(o, row.batch, replay, row);
+  profile_row(o, device, replay, row);
 #else
   throw Error(Status::unsupported, "CUDA graphs need a CUDA build of LibTorch");
 #endif
@@ -212,20 +228,19 @@ void bench_training(Network& n, const BenchOptions& o, const c10::Device& device
   adam.lr = 1e-4;
   auto optimizer = train::make_optimizer(n.net->parameters(), adam);
   Timer timer(device);
-  timer.measure(
-      o, row.batch,
-      [&] {
-        optimizer->zero_grad();
-        at::Tensor loss;
-        {
-          train::AutocastGuard autocast(precision);
-          auto out = n.arch->forward(*n.net, input, n.manifest);
-          loss = train::classification_loss(out.to(torch::kFloat), labels, n.score);
-        }
-        loss.backward();
-        optimizer->step();
-      },
-      row);
+  const auto step = [&] {
+    optimizer->zero_grad();
+    at::Tensor loss;
+    {
+      train::AutocastGuard autocast(precision);
+      auto out = n.arch->forward(*n.net, input, n.manifest);
+      loss = train::classification_loss(out.to(torch::kFloat), labels, n.score);
+    }
+    loss.backward();
+    optimizer->step();
+  };
+  timer.measure(o, row.batch, step, row);
+  profile_row(o, device, step, row);
 }
 
 // The scan pipeline's inference stage, fed by a synthetic tensor source in place of decoding and
@@ -369,6 +384,11 @@ json to_json(const BenchRow& r) {
     j["images_per_s"] = r.images_per_s;
     j["latency_ms"] = {{"p50", r.latency_ms_p50}, {"p90", r.latency_ms_p90}, {"p99", r.latency_ms_p99}};
     j["repeat_images_per_s"] = r.repeat_images_per_s;
+  }
+  if (!r.kernels.empty()) {
+    auto& kernels = j["kernels"] = json::array();
+    for (const auto& k : r.kernels)
+      kernels.push_back({{"name", k.name}, {"ms", k.ms_per_step}, {"calls", k.calls_per_step}});
   }
   return j;
 }

@@ -55,6 +55,34 @@ TEST(Bench, MeasuresInferenceAndTrainingOnTheCpu) {
   EXPECT_EQ(rows[3].mode, "train");
 }
 
+// --profile-kernels: each row keeps its N longest entries (on the CPU, aten operators), longest
+// first, with per-batch call counts; NPR's forward runs conv2d every batch.
+TEST(Bench, ProfilesEachRowsLongestOperators) {
+  auto o = tiny_npr();
+  o.batch_sizes = {2};
+  o.modes = {"infer", "train"};
+  o.profile_kernels = 8;
+  const auto rows = dfscan::bench::run(o);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& r : rows) {
+    ASSERT_EQ(r.status, "ok");
+    ASSERT_FALSE(r.kernels.empty()) << r.mode;
+    EXPECT_LE(r.kernels.size(), 8u);
+    for (size_t i = 1; i < r.kernels.size(); ++i)
+      EXPECT_GE(r.kernels[i - 1].ms_per_step, r.kernels[i].ms_per_step);
+    bool conv = false;
+    for (const auto& k : r.kernels) {
+      EXPECT_EQ(k.name.rfind("aten::", 0), 0u) << k.name;
+      EXPECT_GT(k.calls_per_step, 0.0);
+      conv = conv || k.name == "aten::conv2d" || k.name == "aten::convolution";
+    }
+    EXPECT_TRUE(conv) << r.mode << ": the convolutions are NPR's longest operators";
+    EXPECT_EQ(dfscan::bench::to_json(r)["kernels"].size(), r.kernels.size());
+  }
+  o.profile_kernels = 0;
+  EXPECT_TRUE(dfscan::bench::run(o)[0].kernels.empty());
+}
+
 TEST(Bench, UnsupportedCombinationsAreSkippedWithAReasonNotDropped) {
   auto o = tiny_npr();
   o.batch_sizes = {1};
