@@ -133,6 +133,26 @@ TEST(ConvNeXtUnit, LayerNormBeforeProjectionKeepsReducedPrecision) {
   EXPECT_LT((err.norm() / ref.norm()).item<double>(), 1e-2);
 }
 
+// The block's layer scale and residual are one addcmul outside stochastic depth: the same result as
+// the reference's mul-then-add, also when the branch comes out of autocast in bf16 (promoted to
+// fp32 by the kernel, not by a cast).
+TEST(ConvNeXtUnit, BlockFusesLayerScaleAndResidual) {
+  torch::NoGradGuard no_grad;
+  ConvNeXtBlock block(16, 0.0, 0.5);
+  block->eval();
+  const auto x = torch::randn({2, 16, 9, 9});
+  auto y = block->conv_dw(x).permute({0, 2, 3, 1});
+  y = block->mlp(block->norm(y)).permute({0, 3, 1, 2});
+  const auto expected = y.mul(block->gamma.reshape({1, -1, 1, 1})) + x;
+  EXPECT_TRUE(torch::allclose(block->forward(x), expected, 1e-6, 1e-6));
+
+  const auto branch = torch::randn({2, 16, 9, 9}).to(torch::kBFloat16);
+  const auto fused = at::addcmul(x, branch, block->gamma.reshape({1, -1, 1, 1}));
+  EXPECT_EQ(fused.scalar_type(), torch::kFloat);
+  EXPECT_TRUE(
+      torch::allclose(fused, branch.to(torch::kFloat) * block->gamma.reshape({1, -1, 1, 1}) + x, 1e-6, 1e-6));
+}
+
 TEST(ConvNeXtUnit, DropPathOnlyWhileTraining) {
   auto config = tiny_convnext();
   config.drop_path_rate = 0.5;
