@@ -15,6 +15,9 @@
 #    after DEADLINE_S (default 470 s) are skipped and say so.
 # Writes gpu-check.log, ctest-gpu.log and the bench JSONL files to $OUT (or the repository root);
 # prints the comparison table last.
+# Knobs (environment): DEADLINE_S; PROFILE=1 (ED's batch-256 bf16 row profiled kernel by kernel on
+# both sides, about a minute more); BENCH_MODELS, BENCH_ITERS, VARIANTS=0, SKIP_BENCH=1; for reruns
+# on a warm box SKIP_PROBE=1, TARGETS="...", CTEST_SELECT="-R Name" (GoogleTest names), PY_LAST=1.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 T0=$(date +%s)
