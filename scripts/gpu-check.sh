@@ -196,6 +196,14 @@ if [ -x "$BIN" ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
   # The anchors' settings (research/gpu-anchors.md): fp32 plain, bf16 autocast with channels_last,
   # training bf16 + channels_last at batch 64; batch 1 also replayed from a CUDA graph (dfscan only).
   say "bench: dfscan vs PyTorch eager, same card"
+  # Which CUDA math libraries each side really loads (a build can pick up the system toolkit's
+  # cuBLAS in place of the one the wheel ships, same soname, other version): a few seconds.
+  cuda_libs() { LD_DEBUG=libs "$@" 2>&1 >/dev/null | grep -oE "calling init: [^ ]*(cublas|cublasLt|cudnn|cudart|nccl)[^ ]*" \
+    | sed 's/calling init: //' | sort -u | tr '\n' ' '; }
+  say "libraries dfscan: $(cuda_libs timeout 60 "$BIN" bench --arch npr --arch-config official --device cuda -b 1 \
+    --warmup 0 --iters 1 --repeats 1)"
+  say "libraries pytorch: $(cuda_libs timeout 60 $PY -c 'import torch; a = torch.randn(64, 64, device="cuda"); \
+torch.nn.functional.conv2d(a[None, None], a[None, None, :3, :3]); print((a @ a).sum().item())')"
   : >"$DF"
   : >"$PYJ"
   bench_rc=0
