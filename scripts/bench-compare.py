@@ -4,8 +4,10 @@
   python3 scripts/bench-compare.py bench-dfscan.jsonl bench-python.jsonl
 
 Rows match on (model, mode, dtype, batch, channels_last). A dfscan row replayed from a CUDA graph
-is compared with the same eager PyTorch row (Python has no graph there), and marked "graph". The
-ratio is dfscan img/s over PyTorch img/s: >= 1.0 means dfscan is at least as fast.
+is compared with the same eager PyTorch row (Python has no graph there), and marked "graph"; a
+row run with `--reference-ops` (the reference's operators, without dfscan's shortcuts) is marked
+"ref" in the ops column, "own" otherwise. The ratio is dfscan img/s over PyTorch img/s: >= 1.0 means
+dfscan is at least as fast.
 Pipeline rows (`dfscan bench --mode pipeline`, no Python counterpart) get a table of their own:
 pinned asynchronous copies against pageable ones, ratio pinned over pageable.
 Rows profiled on both sides (--profile-kernels) get a kernel table: per batch, each kernel's time
@@ -36,7 +38,7 @@ def main(argv):
         return 64
     ours, theirs = read(argv[1]), read(argv[2])
     reference = {key(r): r for r in theirs if r.get("status") == "ok"}
-    print(f"{'model':<15} {'mode':<5} {'dtype':<5} {'batch':>5} {'chlst':>5} {'graph':>5} "
+    print(f"{'model':<15} {'mode':<5} {'dtype':<5} {'batch':>5} {'chlst':>5} {'graph':>5} {'ops':>4} "
           f"{'dfscan img/s':>13} {'pytorch img/s':>14} {'ratio':>7}")
     worst = None
     pipeline = [r for r in ours if r["mode"] == "pipeline"]
@@ -49,6 +51,7 @@ def main(argv):
             worst = ratio if worst is None else min(worst, ratio)
         print(f"{key(r)[0]:<15} {r['mode']:<5} {r['dtype']:<5} {r['batch']:>5} "
               f"{'yes' if r['channels_last'] else 'no':>5} {'yes' if r['cuda_graph'] else 'no':>5} "
+              f"{'ref' if r.get('reference_ops') else 'own':>4} "
               f"{r['images_per_s'] if ok else float('nan'):>13.1f} "
               f"{ref['images_per_s'] if ref else float('nan'):>14.1f} "
               f"{ratio if ratio is not None else float('nan'):>7.2f}"

@@ -15,9 +15,10 @@
 #    after DEADLINE_S (default 470 s) are skipped and say so.
 # Writes gpu-check.log, ctest-gpu.log and the bench JSONL files to $OUT (or the repository root);
 # prints the comparison table last.
-# Knobs (environment): DEADLINE_S; PROFILE=1 (ED's batch-256 bf16 row profiled kernel by kernel on
-# both sides, about a minute more); BENCH_MODELS, BENCH_ITERS, VARIANTS=0, SKIP_BENCH=1; for reruns
-# on a warm box SKIP_PROBE=1, TARGETS="...", CTEST_SELECT="-R Name" (GoogleTest names), PY_LAST=1.
+# Knobs (environment): DEADLINE_S; PROFILE=1 (ED without dfscan's shortcuts, and its batch-256
+# bf16 row profiled kernel by kernel on both sides, about 1.5 minutes more); BENCH_MODELS,
+# BENCH_ITERS, VARIANTS=0, SKIP_BENCH=1; for reruns on a warm box SKIP_PROBE=1, TARGETS="...",
+# CTEST_SELECT="-R Name" (GoogleTest names), PY_LAST=1.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 T0=$(date +%s)
@@ -251,13 +252,19 @@ torch.nn.functional.conv2d(a[None, None], a[None, None, :3, :3]); print((a @ a).
   py_step() {
     if [ "${PY_LAST:-0}" = 1 ]; then PY_STEPS+=("$*"); else step "$PYJ" $PY scripts/bench-reference.py "$@"; fi
   }
-  # PROFILE=1 (a diagnostic run; about a minute more): after ED's rows, where its largest anchor
-  # row's time goes, kernel by kernel on both sides (bench-compare.py prints the kernels whose
-  # times differ most).
+  # PROFILE=1 (a diagnostic run; about 1.5 minutes more): after ED's rows, ED again with the
+  # reference's operators (--reference-ops: what dfscan's shortcuts buy), and where its largest
+  # anchor row's time goes, kernel by kernel on both sides (bench-compare.py prints the kernels
+  # whose times differ most).
   MODELS_DEFAULT="genconvit-ed npr pipeline genconvit-vae"
   [ "${PROFILE:-0}" = 1 ] && MODELS_DEFAULT="genconvit-ed profile npr pipeline genconvit-vae"
   for model in ${BENCH_MODELS:-$MODELS_DEFAULT}; do
     if [ "$model" = profile ]; then
+      # What dfscan's shortcuts buy: ED with the reference's operators one for one.
+      step "$DF" "$BIN" bench --arch genconvit-ed --arch-config official $common -b 1,32,256 --dtype fp32 \
+        --reference-ops -f jsonl
+      step "$DF" "$BIN" bench --arch genconvit-ed --arch-config official $common -b 1,32,256 --dtype bf16 \
+        --channels-last --reference-ops -f jsonl
       step "$DF" "$BIN" bench --arch genconvit-ed --arch-config official $common -b 256 --dtype bf16 \
         --channels-last --profile-kernels 40 -f jsonl
       step "$PYJ" $PY scripts/bench-reference.py --model genconvit-ed $common -b 256 --dtype bf16 \

@@ -75,7 +75,8 @@ int run_bench(BenchCliOptions& o) {
   if (o.format == "text") {
     std::cout << "# torch " << info.torch_version << ", device " << o.bench.device << ", "
               << intra_op_threads() << " threads; img/s = median of " << o.bench.repeats << " repeats of "
-              << o.bench.iters << " batches; latency per batch in ms\n";
+              << o.bench.iters << " batches; latency per batch in ms"
+              << (o.bench.reference_ops ? "; the reference's operators (--reference-ops)" : "") << "\n";
     char header[256];
     std::snprintf(header, sizeof header, "%-24s %-8s %-5s %6s %5s %5s %5s %12s %9s %9s %9s", "model", "mode",
                   "dtype", "batch", "chlst", "graph", "pin", "img/s", "p50", "p90", "p99");
@@ -121,6 +122,9 @@ std::function<int()> add_bench(CLI::App& root) {
       ->check(CLI::IsMember({"off", "on", "both"}))
       ->capture_default_str();
   sub->add_flag("--channels-last", b.channels_last, "Channels-last memory format for weights and inputs");
+  sub->add_flag("--reference-ops", b.reference_ops,
+                "Run the reference networks' operators one for one, without dfscan's shortcuts "
+                "(batched GenConViT-ED backbone, reduced-precision LayerNorms, fused layer scale)");
   sub->add_option("--pinned", o->pinned,
                   "Pipeline mode: host-to-device copies from pinned memory, asynchronous on a copy "
                   "stream (on), from pageable memory (off), or both rows (CUDA only; the CPU has no copies)")

@@ -29,6 +29,7 @@ struct BenchOptions {
   std::vector<std::string> modes{"infer"};
   std::vector<bool> cuda_graphs{false};  // inference only; needs a CUDA build of LibTorch
   bool channels_last = false;
+  bool reference_ops = false;  // the reference's operators one for one (dfscan/nn/shortcuts.hpp)
   // pipeline mode: copies from pageable memory (false) and/or pinned, asynchronous ones (true;
   // CUDA only, left out on the CPU)
   std::vector<bool> pinned{false, true};
@@ -49,9 +50,10 @@ struct BenchRow {
   int64_t input_size = 0;
   bool channels_last = false;
   bool cuda_graph = false;
-  bool pinned = false;        // pipeline mode: pinned, asynchronous host-to-device copies
-  std::string status = "ok";  // "ok", or why this combination was skipped
-  double images_per_s = 0;    // median over repeats
+  bool reference_ops = false;  // without dfscan's shortcuts over the reference's operators
+  bool pinned = false;         // pipeline mode: pinned, asynchronous host-to-device copies
+  std::string status = "ok";   // "ok", or why this combination was skipped
+  double images_per_s = 0;     // median over repeats
   double latency_ms_p50 = 0, latency_ms_p90 = 0, latency_ms_p99 = 0;  // per batch
   std::vector<double> repeat_images_per_s;
   std::vector<KernelTime> kernels;  // with BenchOptions::profile_kernels

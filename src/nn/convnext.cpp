@@ -6,6 +6,7 @@
 #include <numeric>
 #include <string>
 
+#include "dfscan/nn/shortcuts.hpp"
 #include "dfscan/status.hpp"
 #include "nn/layers.hpp"
 
@@ -61,12 +62,12 @@ at::Tensor ConvNeXtBlockImpl::forward(const at::Tensor& x) {
   const auto& n = norm->options;
   y = detail::layer_norm_before_projection(y, n.normalized_shape(), norm->weight, norm->bias, n.eps());
   y = mlp(y).permute({0, 3, 1, 2});
-  const bool dropping = drop_path_ > 0.0 && is_training();
   // Layer scale and residual in one pass over the activation (one kernel instead of two), unless
   // stochastic depth has to drop the scaled branch first. Autocast would "promote" addcmul by first
   // writing a bf16/fp16 branch out in fp32; the kernel's own type promotion reads it as it is and
   // computes in fp32 all the same.
-  if (gamma.defined() && !dropping) {
+  const bool fuse = shortcuts_enabled() && !(drop_path_ > 0.0 && is_training());
+  if (gamma.defined() && fuse) {
     c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
     return at::addcmul(x, y, gamma.reshape({1, -1, 1, 1}));
   }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <string>
 
+#include "dfscan/nn/shortcuts.hpp"
 #include "dfscan/status.hpp"
 
 namespace dfscan::nn {
@@ -100,7 +101,7 @@ at::Tensor GenConViTEDImpl::forward(const at::Tensor& images) {
   // GPU, and larger GEMMs. ConvNeXt keeps no batch statistics, so each image's features are the
   // same; training keeps two passes (the reference's drop-path draws and gradient order).
   at::Tensor x;
-  if (is_training()) {
+  if (is_training() || !shortcuts_enabled()) {
     x = at::cat({backbone(decoded), backbone(images)}, 1);
   } else {
     const auto both = backbone(at::cat({decoded, images}, 0)).chunk(2, 0);

@@ -4,8 +4,26 @@
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <cmath>
 #include <vector>
+
+#include "dfscan/nn/shortcuts.hpp"
+
+namespace dfscan::nn {
+
+namespace {
+std::atomic<bool> shortcuts{true};
+}  // namespace
+
+void set_shortcuts_enabled(bool on) {
+  shortcuts.store(on, std::memory_order_relaxed);
+}
+bool shortcuts_enabled() {
+  return shortcuts.load(std::memory_order_relaxed);
+}
+
+}  // namespace dfscan::nn
 
 namespace dfscan::nn::detail {
 
@@ -35,8 +53,9 @@ at::Tensor layer_norm_before_projection(const at::Tensor& x, at::IntArrayRef sha
   const auto dtype = x.scalar_type();
   const auto autocast_key = x.is_cuda() ? c10::DispatchKey::AutocastCUDA : c10::DispatchKey::AutocastCPU;
   const bool reduced = dtype == at::kBFloat16 || dtype == at::kHalf;
-  if (!reduced || at::GradMode::is_enabled() || c10::impl::tls_is_dispatch_key_excluded(autocast_key) ||
-      !weight.defined() || weight.scalar_type() == dtype)
+  if (!reduced || !shortcuts_enabled() || at::GradMode::is_enabled() ||
+      c10::impl::tls_is_dispatch_key_excluded(autocast_key) || !weight.defined() ||
+      weight.scalar_type() == dtype)
     return at::layer_norm(x, shape, weight, bias, eps);
   // Through autocast's cache: the weights are cast once per autocast region, not once per call.
   const auto device = x.device().type();

@@ -16,8 +16,8 @@ at::Tensor drop_path(const at::Tensor& x, double p, bool training);
 // fp32: a bf16/fp16 activation is cast up, normalised and written in fp32, then cast back down by
 // the next layer, three passes over a ConvNeXt's largest tensors. ATen's kernels accumulate
 // reduced-precision input in fp32 anyway, so without gradients (inference) this normalises in the
-// input's own dtype, in one pass, and yields the dtype the next layer casts to. Elsewhere it is
-// plain at::layer_norm.
+// input's own dtype, in one pass, and yields the dtype the next layer casts to. Elsewhere, or with
+// shortcuts off (dfscan/nn/shortcuts.hpp), it is plain at::layer_norm.
 at::Tensor layer_norm_before_projection(const at::Tensor& x, at::IntArrayRef shape, const at::Tensor& weight,
                                         const at::Tensor& bias, double eps);
 

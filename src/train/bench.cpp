@@ -15,6 +15,7 @@
 #include "dfscan/detector.hpp"
 #include "dfscan/log.hpp"
 #include "dfscan/model_file.hpp"
+#include "dfscan/nn/shortcuts.hpp"
 #include "dfscan/ordered_pipeline.hpp"
 #include "dfscan/runtime.hpp"
 #include "dfscan/status.hpp"
@@ -310,6 +311,12 @@ std::vector<BenchRow> run(const BenchOptions& o, const std::function<void(const 
   for (const auto batch : o.batch_sizes)
     if (batch < 1) throw Error(Status::error, "batch sizes must be >= 1");
   const auto device = parse_device(o.device);
+  // The process-wide switch, restored however this returns.
+  struct Shortcuts {
+    bool before = nn::shortcuts_enabled();
+    explicit Shortcuts(bool on) { nn::set_shortcuts_enabled(on); }
+    ~Shortcuts() { nn::set_shortcuts_enabled(before); }
+  } shortcuts(!o.reference_ops);
   auto n = build_network(o);
   n.net->to(device);
   if (o.channels_last) detectors::to_channels_last(*n.net);
@@ -360,6 +367,7 @@ std::vector<BenchRow> run(const BenchOptions& o, const std::function<void(const 
             row.input_size = n.input_size;
             row.channels_last = o.channels_last;
             row.cuda_graph = graph;
+            row.reference_ops = o.reference_ops;
             row.pinned = pinned;
             measure(row);
             if (on_row) on_row(row);
@@ -378,6 +386,7 @@ json to_json(const BenchRow& r) {
             {"input_size", r.input_size},
             {"channels_last", r.channels_last},
             {"cuda_graph", r.cuda_graph},
+            {"reference_ops", r.reference_ops},
             {"pinned", r.pinned},
             {"status", r.status}};
   if (r.status == "ok") {

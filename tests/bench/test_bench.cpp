@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "dfscan/bench.hpp"
+#include "dfscan/nn/shortcuts.hpp"
 #include "dfscan/status.hpp"
 
 namespace {
@@ -81,6 +82,20 @@ TEST(Bench, ProfilesEachRowsLongestOperators) {
   }
   o.profile_kernels = 0;
   EXPECT_TRUE(dfscan::bench::run(o)[0].kernels.empty());
+}
+
+TEST(Bench, ReferenceOpsRowsSayTheyRanWithoutShortcuts) {
+  auto o = tiny_npr();
+  o.batch_sizes = {1};
+  o.reference_ops = true;
+  const auto rows = dfscan::bench::run(o);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].status, "ok");
+  EXPECT_TRUE(rows[0].reference_ops);
+  EXPECT_EQ(dfscan::bench::to_json(rows[0])["reference_ops"], true);
+  EXPECT_TRUE(dfscan::nn::shortcuts_enabled()) << "the switch is restored after the run";
+  o.reference_ops = false;
+  EXPECT_EQ(dfscan::bench::to_json(dfscan::bench::run(o)[0])["reference_ops"], false);
 }
 
 TEST(Bench, UnsupportedCombinationsAreSkippedWithAReasonNotDropped) {

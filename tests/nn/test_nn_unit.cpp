@@ -7,6 +7,7 @@
 #include "dfscan/nn/convnext.hpp"
 #include "dfscan/nn/genconvit.hpp"
 #include "dfscan/nn/npr.hpp"
+#include "dfscan/nn/shortcuts.hpp"
 #include "dfscan/status.hpp"
 #include "nn/layers.hpp"
 #include "nn_test_util.hpp"
@@ -229,6 +230,28 @@ TEST(GenConViTUnit, HeadsComposeAsTheReference) {
       torch::cat({vae->convnext_backbone(x), vae->convnext_backbone(reconstruction)}, 1);
   EXPECT_TRUE(torch::allclose(vae->forward(x), vae->fc2(torch::relu(vae->fc(torch::relu(vae_features)))),
                               1e-6, 1e-6));
+}
+
+// With shortcuts off the networks run the reference's operators one for one: bit-identical to the
+// spelled-out composition (mul then add; two backbone passes), and within 1e-5 of the shortcuts.
+TEST(GenConViTUnit, ShortcutsOffRunTheReferenceOperators) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(1);
+  GenConViTED ed(small_genconvit());
+  ed->eval();
+  for (auto& block : ed->backbone->modules(false))
+    if (auto* b = block->as<ConvNeXtBlock>()) b->gamma.uniform_(0.5, 1.5);  // make the branch matter
+  const auto x = torch::randn({2, 3, 64, 64});
+  const auto with_shortcuts = ed->forward(x);
+  set_shortcuts_enabled(false);
+  const auto decoded = ed->decoder(ed->encoder(x));
+  const auto features = torch::cat({ed->backbone(decoded), ed->backbone(x)}, 1);
+  const auto reference = ed->fc2(torch::gelu(ed->fc(torch::gelu(features))));
+  const auto without = ed->forward(x);
+  set_shortcuts_enabled(true);
+  EXPECT_TRUE(torch::equal(without, reference));
+  EXPECT_TRUE(torch::allclose(with_shortcuts, reference, 1e-5, 1e-5));
+  EXPECT_TRUE(shortcuts_enabled());
 }
 
 // The Swin is shared by `embedder` and `backbone.patch_embed.backbone` and never runs.
