@@ -36,8 +36,8 @@ def target(row):
     """The issue's bar for a row, or None where it sets none: >= 1.0x PyTorch eager on the rows of
     research/gpu-anchors.md (0.97 counts at batch >= 128, where both sides run the same kernels)
     and on the training rows, >= 3x at batch 1 replayed from a CUDA graph; none for diagnostic
-    rows (--reference-ops, variants)."""
-    if row.get("reference_ops"):
+    rows (--reference-ops, --profile-kernels, variants)."""
+    if row.get("reference_ops") or row.get("kernels"):
         return None
     dtype, batch, cl = row["dtype"], row["batch"], row["channels_last"]
     if row["mode"] == "train":
