@@ -56,7 +56,8 @@ std::vector<KernelTime> profile_kernels(const std::function<void()>& step, int s
   }
   if (cuda && by_name.empty())
     throw Error(Status::unsupported,
-                "the profiler recorded no CUDA activity (LibTorch without Kineto/CUPTI?)");
+                "the profiler recorded no CUDA kernels (a LibTorch without Kineto/CUPTI, or a CUDA graph "
+                "that hides them)");
   std::vector<KernelTime> kernels;
   kernels.reserve(by_name.size());
   for (auto& [name, k] : by_name) {
