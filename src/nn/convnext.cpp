@@ -62,12 +62,13 @@ at::Tensor ConvNeXtBlockImpl::forward(const at::Tensor& x) {
   const auto& n = norm->options;
   y = detail::layer_norm_before_projection(y, n.normalized_shape(), norm->weight, norm->bias, n.eps());
   y = mlp(y).permute({0, 3, 1, 2});
-  // Layer scale and residual in one pass over the activation (one kernel instead of two), unless
-  // stochastic depth has to drop the scaled branch first. Autocast would "promote" addcmul by first
-  // writing a bf16/fp16 branch out in fp32; the kernel's own type promotion reads it as it is and
-  // computes in fp32 all the same.
-  const bool fuse = shortcuts_enabled() && !(drop_path_ > 0.0 && is_training());
-  if (gamma.defined() && fuse) {
+  // Without gradients (inference), layer scale and residual in one pass over the activation (one
+  // kernel instead of two). Autocast would "promote" addcmul by first writing a bf16/fp16 branch out
+  // in fp32; the kernel's own type promotion reads it as it is and computes in fp32 all the same.
+  // Training keeps the reference's mul-then-add, so its arithmetic (and a rebuilt model's bits) stays
+  // as it was; so does stochastic depth, which must drop the scaled branch first.
+  const bool dropping = drop_path_ > 0.0 && is_training();
+  if (gamma.defined() && shortcuts_enabled() && !at::GradMode::is_enabled() && !dropping) {
     c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
     return at::addcmul(x, y, gamma.reshape({1, -1, 1, 1}));
   }
