@@ -14,6 +14,7 @@ bf16/fp16, optional channels_last. Output: one JSON object per line, the fields 
   python3 scripts/bench-reference.py --model npr --anchors    # the rows of research/gpu-anchors.md
 """
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -235,28 +236,21 @@ def main():
             continue
         x = torch.randn(batch, 3, args.input_size, args.input_size, device=device).to(memory_format=fmt)
         labels = torch.randint(0, 2, (batch,), device=device)
-        autocast = (lambda: torch.autocast("cuda", dtype=amp)) if amp is not None else None
+        autocast = (lambda: torch.autocast("cuda", dtype=amp)) if amp is not None else contextlib.nullcontext
         try:
             if mode == "infer":
                 net.eval()
 
                 def step():
-                    with torch.inference_mode():
-                        if autocast:
-                            with autocast():
-                                net(x)
-                        else:
-                            net(x)
+                    with torch.inference_mode(), autocast():
+                        net(x)
             else:
                 net.train()
                 opt = torch.optim.Adam(net.parameters(), lr=1e-4)
 
                 def step():
                     opt.zero_grad()
-                    if autocast:
-                        with autocast():
-                            loss = loss_of(net(x), labels)
-                    else:
+                    with autocast():
                         loss = loss_of(net(x), labels)
                     loss.backward()
                     opt.step()

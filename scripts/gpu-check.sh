@@ -246,11 +246,22 @@ torch.nn.functional.conv2d(a[None, None], a[None, None, :3, :3]); print((a @ a).
     fi
     echo "   $(($(date +%s) - s))s: ${*:2:6}" >>"$LOG"
   }
+  # One dfscan bench process (MODEL untrained at the official size) and one PyTorch one: MODEL, rest.
+  df_step() {
+    local model=$1
+    shift
+    step "$DF" "$BIN" bench --arch "$model" --arch-config official $common -f jsonl "$@"
+  }
+  py_ref() {
+    local model=$1
+    shift
+    step "$PYJ" $PY scripts/bench-reference.py --model "$model" $common "$@"
+  }
   # Each model's dfscan rows, then PyTorch's rows of the same settings; PY_LAST=1 puts every
   # PyTorch row after all dfscan rows (a short rerun that already has PyTorch's figures).
   PY_STEPS=()
   py_step() {
-    if [ "${PY_LAST:-0}" = 1 ]; then PY_STEPS+=("$*"); else step "$PYJ" $PY scripts/bench-reference.py "$@"; fi
+    if [ "${PY_LAST:-0}" = 1 ]; then PY_STEPS+=("$*"); else py_ref "$@"; fi
   }
   # PROFILE=1 (a diagnostic run; about 1.5 minutes more): after ED's rows, ED again with the
   # reference's operators (--reference-ops: what dfscan's shortcuts buy), and where its largest
@@ -261,43 +272,38 @@ torch.nn.functional.conv2d(a[None, None], a[None, None, :3, :3]); print((a @ a).
   for model in ${BENCH_MODELS:-$MODELS_DEFAULT}; do
     if [ "$model" = profile ]; then
       # What dfscan's shortcuts buy: ED with the reference's operators one for one.
-      step "$DF" "$BIN" bench --arch genconvit-ed --arch-config official $common -b 1,32,256 --dtype fp32 \
-        --reference-ops -f jsonl
-      step "$DF" "$BIN" bench --arch genconvit-ed --arch-config official $common -b 1,32,256 --dtype bf16 \
-        --channels-last --reference-ops -f jsonl
-      step "$DF" "$BIN" bench --arch genconvit-ed --arch-config official $common -b 256 --dtype bf16 \
-        --channels-last --profile-kernels 40 -f jsonl
-      step "$PYJ" $PY scripts/bench-reference.py --model genconvit-ed $common -b 256 --dtype bf16 \
-        --channels-last --profile-kernels 40
+      df_step genconvit-ed -b 1,32,256 --dtype fp32 --reference-ops
+      df_step genconvit-ed -b 1,32,256 --dtype bf16 --channels-last --reference-ops
+      df_step genconvit-ed -b 256 --dtype bf16 --channels-last --profile-kernels 40
+      py_ref genconvit-ed -b 256 --dtype bf16 --channels-last --profile-kernels 40
       continue
     fi
     if [ "$model" = pipeline ]; then
       # The scan's inference stage with the synthetic crop source: pageable vs pinned copies.
-      step "$DF" "$BIN" bench --arch genconvit-ed --arch-config official $common -b 32,256 --dtype bf16 \
-        --channels-last --mode pipeline --pinned both --workers 8 -f jsonl
+      df_step genconvit-ed -b 32,256 --dtype bf16 --channels-last --mode pipeline --pinned both --workers 8
       continue
     fi
-    step "$DF" "$BIN" bench --arch "$model" --arch-config official $common -b 1,32,256 --dtype fp32 -f jsonl
-    step "$DF" "$BIN" bench --arch "$model" --arch-config official $common -b 1,32,256 --dtype bf16 --channels-last -f jsonl
-    step "$DF" "$BIN" bench --arch "$model" --arch-config official $common -b 1 --dtype fp32,bf16 --cuda-graphs on -f jsonl
+    df_step "$model" -b 1,32,256 --dtype fp32
+    df_step "$model" -b 1,32,256 --dtype bf16 --channels-last
+    df_step "$model" -b 1 --dtype fp32,bf16 --cuda-graphs on
     if [ "$model" != genconvit-vae ]; then
-      step "$DF" "$BIN" bench --arch "$model" --arch-config official $common -b 64 --dtype bf16 --channels-last --mode train -f jsonl
+      df_step "$model" -b 64 --dtype bf16 --channels-last --mode train
     fi
     # The same rows in PyTorch, in one process (its start-up and model build cost 10-20 s each).
-    py_step --model "$model" $common --anchors
+    py_step "$model" --anchors
   done
-  for args in "${PY_STEPS[@]}"; do step "$PYJ" $PY scripts/bench-reference.py $args; done
+  for args in "${PY_STEPS[@]}"; do py_ref $args; done
   # Variants of the largest anchor row (ED, batch 256, reduced precision), last and only while time
   # is left: fp16 with channels_last and bf16 without, both sides, to tell a precision- or
   # layout-specific gap from a whole-card one.
   if [ "${VARIANTS:-1}" = 1 ]; then
-    step "$DF" "$BIN" bench --arch genconvit-ed --arch-config official $common -b 256 --dtype fp16 --channels-last -f jsonl
-    step "$PYJ" $PY scripts/bench-reference.py --model genconvit-ed $common -b 256 --dtype fp16 --channels-last
-    step "$DF" "$BIN" bench --arch genconvit-ed --arch-config official $common -b 256 --dtype bf16 -f jsonl
-    step "$PYJ" $PY scripts/bench-reference.py --model genconvit-ed $common -b 256 --dtype bf16
+    df_step genconvit-ed -b 256 --dtype fp16 --channels-last
+    py_ref genconvit-ed -b 256 --dtype fp16 --channels-last
+    df_step genconvit-ed -b 256 --dtype bf16
+    py_ref genconvit-ed -b 256 --dtype bf16
   fi
 fi
-say "summary: probe amp=$(probe_rc amp) extras=$extras_rc c10d-nccl=$nccl_rc configure=$cfg_rc build=$build_rc ctest=$test_rc bench=$bench_rc"
+say "summary: probe amp=$(probe_rc amp) extras=$extras_rc profiler=$(probe_rc profile) c10d-nccl=$nccl_rc configure=$cfg_rc build=$build_rc ctest=$test_rc bench=$bench_rc"
 if [ "$bench_rc" != skipped ]; then
   $PY scripts/bench-compare.py "$DF" "$PYJ" | tee -a "$LOG"
 fi

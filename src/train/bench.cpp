@@ -311,12 +311,7 @@ std::vector<BenchRow> run(const BenchOptions& o, const std::function<void(const 
   for (const auto batch : o.batch_sizes)
     if (batch < 1) throw Error(Status::error, "batch sizes must be >= 1");
   const auto device = parse_device(o.device);
-  // The process-wide switch, restored however this returns.
-  struct Shortcuts {
-    bool before = nn::shortcuts_enabled();
-    explicit Shortcuts(bool on) { nn::set_shortcuts_enabled(on); }
-    ~Shortcuts() { nn::set_shortcuts_enabled(before); }
-  } shortcuts(!o.reference_ops);
+  const nn::ScopedShortcuts shortcuts(!o.reference_ops);
   auto n = build_network(o);
   n.net->to(device);
   if (o.channels_last) detectors::to_channels_last(*n.net);

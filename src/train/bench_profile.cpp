@@ -49,8 +49,7 @@ std::vector<KernelTime> profile_kernels(const std::function<void()>& step, int s
     if (e.deviceType() != wanted) continue;
     auto name = e.name();
     if (!cuda && name.rfind("aten::", 0) != 0) continue;
-    auto& k = by_name[name];
-    k.name = std::move(name);
+    auto& k = by_name[std::move(name)];
     k.ms_per_step += duration_ms(e);
     k.calls_per_step += 1;
   }
@@ -61,6 +60,7 @@ std::vector<KernelTime> profile_kernels(const std::function<void()>& step, int s
   std::vector<KernelTime> kernels;
   kernels.reserve(by_name.size());
   for (auto& [name, k] : by_name) {
+    k.name = name;
     k.ms_per_step /= steps;
     k.calls_per_step /= steps;
     kernels.push_back(std::move(k));

@@ -86,12 +86,11 @@ class MultiTensorAdam final : public Base {
     for (auto& [step, l] : by_step) {
       const double bias_correction1 = 1 - std::pow(beta1, static_cast<double>(step));
       const double bias_correction2 = 1 - std::pow(beta2, static_cast<double>(step));
-      std::vector<at::Tensor> grads = l.grads;
-      if (Decoupled) {
-        if (weight_decay != 0) at::_foreach_mul_(l.params, 1 - lr * weight_decay);
-      } else if (weight_decay != 0) {
-        grads = at::_foreach_add(l.grads, l.params, weight_decay);
-      }
+      // AdamW decays the parameters, Adam adds the decay to the gradients (a new list; the
+      // gradients themselves stay untouched).
+      if (Decoupled && weight_decay != 0) at::_foreach_mul_(l.params, 1 - lr * weight_decay);
+      const auto grads =
+          !Decoupled && weight_decay != 0 ? at::_foreach_add(l.grads, l.params, weight_decay) : l.grads;
       at::_foreach_mul_(l.exp_avgs, beta1);
       at::_foreach_add_(l.exp_avgs, grads, 1 - beta1);
       at::_foreach_mul_(l.exp_avg_sqs, beta2);

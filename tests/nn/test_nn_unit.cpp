@@ -243,12 +243,14 @@ TEST(GenConViTUnit, ShortcutsOffRunTheReferenceOperators) {
     if (auto* b = block->as<ConvNeXtBlock>()) b->gamma.uniform_(0.5, 1.5);  // make the branch matter
   const auto x = torch::randn({2, 3, 64, 64});
   const auto with_shortcuts = ed->forward(x);
-  set_shortcuts_enabled(false);
-  const auto decoded = ed->decoder(ed->encoder(x));
-  const auto features = torch::cat({ed->backbone(decoded), ed->backbone(x)}, 1);
-  const auto reference = ed->fc2(torch::gelu(ed->fc(torch::gelu(features))));
-  const auto without = ed->forward(x);
-  set_shortcuts_enabled(true);
+  at::Tensor reference, without;
+  {
+    const ScopedShortcuts off(false);
+    const auto decoded = ed->decoder(ed->encoder(x));
+    const auto features = torch::cat({ed->backbone(decoded), ed->backbone(x)}, 1);
+    reference = ed->fc2(torch::gelu(ed->fc(torch::gelu(features))));
+    without = ed->forward(x);
+  }
   EXPECT_TRUE(torch::equal(without, reference));
   EXPECT_TRUE(torch::allclose(with_shortcuts, reference, 1e-5, 1e-5));
   EXPECT_TRUE(shortcuts_enabled());

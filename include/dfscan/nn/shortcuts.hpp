@@ -12,4 +12,16 @@ namespace dfscan::nn {
 void set_shortcuts_enabled(bool on);
 bool shortcuts_enabled();
 
+// Sets the switch for its lifetime and restores the previous setting, however the scope ends.
+class ScopedShortcuts {
+ public:
+  explicit ScopedShortcuts(bool on) : before_(shortcuts_enabled()) { set_shortcuts_enabled(on); }
+  ~ScopedShortcuts() { set_shortcuts_enabled(before_); }
+  ScopedShortcuts(const ScopedShortcuts&) = delete;
+  ScopedShortcuts& operator=(const ScopedShortcuts&) = delete;
+
+ private:
+  bool before_;
+};
+
 }  // namespace dfscan::nn
