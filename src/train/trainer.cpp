@@ -13,6 +13,7 @@
 
 #include "dfscan/log.hpp"
 #include "dfscan/metrics.hpp"
+#include "dfscan/nn/shortcuts.hpp"
 #include "dfscan/runtime.hpp"
 #include "dfscan/sbi.hpp"
 #include "dfscan/status.hpp"
@@ -176,6 +177,10 @@ Validation validate(TrainableModel& model, const BatchLoader& loader,
   Validation v;
   if (samples.empty()) return v;
   torch::NoGradGuard no_grad;
+  // Validation picks the epoch and the threshold, so it is part of training and, like it, runs the
+  // reference's operators: a rerun reproduces a model bit for bit, whatever inference shortcuts
+  // dfscan adds later.
+  const nn::ScopedShortcuts reference_ops(false);
   model.net->eval();
   double loss_sum = 0.0;
   for (size_t start = 0; start < samples.size(); start += static_cast<size_t>(o.batch_size)) {
