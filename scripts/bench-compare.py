@@ -55,7 +55,14 @@ def main(argv):
         print(__doc__.strip(), file=sys.stderr)
         return 64
     ours, theirs = read(argv[1]), read(argv[2])
-    reference = {key(r): r for r in theirs if r.get("status") == "ok"}
+    # A profiled row pairs with the other side's profiled row of the same settings, an ordinary row
+    # with an ordinary one; either falls back to the other kind.
+    reference = {(key(r), bool(r.get("kernels"))): r for r in theirs if r.get("status") == "ok"}
+
+    def counterpart(r):
+        profiled = bool(r.get("kernels"))
+        return reference.get((key(r), profiled)) or reference.get((key(r), not profiled))
+
     print(f"{'model':<15} {'mode':<5} {'dtype':<5} {'batch':>5} {'chlst':>5} {'graph':>5} {'ops':>4} "
           f"{'dfscan img/s':>13} {'pytorch img/s':>14} {'ratio':>7} {'target':>11}")
     worst = None
@@ -63,7 +70,7 @@ def main(argv):
     pipeline = [r for r in ours if r["mode"] == "pipeline"]
     ours = [r for r in ours if r["mode"] != "pipeline"]
     for r in ours:
-        ref = reference.get(key(r))
+        ref = counterpart(r)
         ok = r.get("status") == "ok"
         ratio = r["images_per_s"] / ref["images_per_s"] if ok and ref else None
         if ratio is not None:
@@ -85,23 +92,41 @@ def main(argv):
     if pipeline:
         print_pipeline(pipeline)
     for r in ours:
-        ref = reference.get(key(r))
+        ref = counterpart(r)
         if r.get("kernels") and ref and ref.get("kernels") and not r.get("cuda_graph"):
             print_kernels(r, ref)
     return 0
 
 
 def print_kernels(ours, theirs, rows=20):
-    a = {k["name"]: k for k in ours["kernels"]}
-    b = {k["name"]: k for k in theirs["kernels"]}
+    title = (f"{key(ours)[0]} {ours['mode']} {ours['dtype']} batch {ours['batch']}"
+             f"{' channels_last' if ours['channels_last'] else ''}"
+             f"{' (dfscan without shortcuts)' if ours.get('reference_ops') else ''}")
+    latency = (f"; p50 latency per batch: dfscan {ours['latency_ms']['p50']:.2f} ms, "
+               f"pytorch {theirs['latency_ms']['p50']:.2f} ms" if "latency_ms" in ours and "latency_ms" in theirs
+               else "")
+    ta, tb = ours.get("kernel_total"), theirs.get("kernel_total")
+    if ta and tb:
+        print()
+        print(f"all kernels of {title}: dfscan {ta['ms']:.2f} ms in {ta['calls']:.0f} launches, "
+              f"pytorch {tb['ms']:.2f} ms in {tb['calls']:.0f} launches{latency}")
+    print_diff(f"kernels of {title}", ours["kernels"], theirs["kernels"], rows)
+    if ours.get("host_ops") and theirs.get("host_ops"):
+        print_diff(f"host side of {title} (aten operators inclusive, CUDA runtime calls)", ours["host_ops"],
+                   theirs["host_ops"], rows)
+
+
+def print_diff(title, ours, theirs, rows):
+    """The entries whose per-batch times differ most between the two sides."""
+    a = {k["name"]: k for k in ours}
+    b = {k["name"]: k for k in theirs}
     names = sorted(set(a) | set(b), key=lambda n: -abs(a.get(n, {}).get("ms", 0) - b.get(n, {}).get("ms", 0)))
-    total_a = sum(k["ms"] for k in ours["kernels"])
-    total_b = sum(k["ms"] for k in theirs["kernels"])
+    total_a = sum(k["ms"] for k in ours)
+    total_b = sum(k["ms"] for k in theirs)
     print()
-    print(f"kernels of {key(ours)[0]} {ours['mode']} {ours['dtype']} batch {ours['batch']}"
-          f"{' channels_last' if ours['channels_last'] else ''}: ms per batch (listed kernels: dfscan "
-          f"{total_a:.2f}, pytorch {total_b:.2f}; nan: not among that side's longest)")
-    print(f"{'dfscan ms':>10} {'calls':>6} {'pytorch ms':>10} {'calls':>6} {'diff ms':>8}  kernel")
+    print(f"{title}: ms per batch (listed: dfscan {total_a:.2f}, pytorch {total_b:.2f}; "
+          f"nan: not among that side's longest)")
+    print(f"{'dfscan ms':>10} {'calls':>6} {'pytorch ms':>10} {'calls':>6} {'diff ms':>8}  name")
     for n in names[:rows]:
         ka, kb = a.get(n), b.get(n)
         diff = (ka["ms"] if ka else 0) - (kb["ms"] if kb else 0)

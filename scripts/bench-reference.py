@@ -121,8 +121,10 @@ MODELS = {"genconvit-ed": GenConViTED, "genconvit-vae": GenConViTVAE, "npr": NPR
 
 
 def profile_kernels(step, steps, cuda, top):
-    """`dfscan bench --profile-kernels`'s table for this side: per batch, the `top` longest CUDA
-    kernels (on the CPU: aten operators, inclusive), as [{"name", "ms", "calls"}], longest first."""
+    """`dfscan bench --profile-kernels`'s fields for this side, per batch: "kernels", the `top`
+    longest CUDA kernels (on the CPU: aten operators, inclusive), as [{"name", "ms", "calls"}],
+    longest first; on CUDA also "kernel_total" (every kernel) and "host_ops" (aten operators,
+    inclusive, and CUDA runtime calls)."""
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
@@ -131,21 +133,23 @@ def profile_kernels(step, steps, cuda, top):
             step()
         if cuda:
             torch.cuda.synchronize()
-    rows = []
+    kernels, host = [], []
     for e in prof.key_averages():
-        if cuda:
-            if str(e.device_type).split(".")[-1] != "CUDA":
-                continue
+        on_device = str(e.device_type).split(".")[-1] == "CUDA"
+        if cuda and on_device:
             # PyTorch 2.4 renamed the cuda_* timings to device_*.
             us = getattr(e, "self_device_time_total", None)
             us = e.self_cuda_time_total if us is None else us
-        else:
-            if not e.key.startswith("aten::"):
-                continue
-            us = e.cpu_time_total
-        rows.append({"name": e.key, "ms": us / 1000.0 / steps, "calls": e.count / steps})
-    rows.sort(key=lambda r: -r["ms"])
-    return rows[:top]
+            kernels.append({"name": e.key, "ms": us / 1000.0 / steps, "calls": e.count / steps})
+        elif not on_device and (cuda or e.key.startswith("aten::")):
+            (host if cuda else kernels).append(
+                {"name": e.key, "ms": e.cpu_time_total / 1000.0 / steps, "calls": e.count / steps})
+    out = {}
+    if cuda:
+        out["kernel_total"] = {"ms": sum(k["ms"] for k in kernels), "calls": sum(k["calls"] for k in kernels)}
+        out["host_ops"] = sorted(host, key=lambda r: -r["ms"])[:top]
+    out["kernels"] = sorted(kernels, key=lambda r: -r["ms"])[:top]
+    return out
 
 
 def loss_of(out, labels):
@@ -258,7 +262,7 @@ def main():
             row.update(measure(step, batch, args, cuda))
             row["status"] = "ok"
             if args.profile_kernels > 0:
-                row["kernels"] = profile_kernels(step, args.iters, cuda, args.profile_kernels)
+                row.update(profile_kernels(step, args.iters, cuda, args.profile_kernels))
         except RuntimeError as e:  # e.g. out of memory at a large batch
             row["status"] = "failed: " + str(e).splitlines()[0]
             if cuda:

@@ -15,8 +15,9 @@
 #    after DEADLINE_S (default 470 s) are skipped and say so.
 # Writes gpu-check.log, ctest-gpu.log and the bench JSONL files to $OUT (or the repository root);
 # prints the comparison table last.
-# Knobs (environment): DEADLINE_S; PROFILE=1 (ED without dfscan's shortcuts, and its batch-256
-# bf16 row profiled kernel by kernel on both sides, about 1.5 minutes more); BENCH_MODELS,
+# Knobs (environment): DEADLINE_S; PROFILE=1 (ED without dfscan's shortcuts; its batch-1 and -256
+# rows profiled kernel by kernel and on the host, both sides; where dfscan loads CUDA libraries
+# PyTorch does not, two rows again with the wheel's libraries first; about 2.5 minutes more); BENCH_MODELS,
 # BENCH_ITERS, VARIANTS=0, SKIP_BENCH=1; for reruns on a warm box SKIP_PROBE=1, TARGETS="...",
 # CTEST_SELECT="-R Name" (GoogleTest names), PY_LAST=1.
 set -uo pipefail
@@ -193,6 +194,7 @@ bench_rc=skipped
 BIN=$BUILD/apps/dfscan/dfscan
 DF=$LOGDIR/bench-dfscan.jsonl
 PYJ=$LOGDIR/bench-python.jsonl
+LIBS_DF=$LOGDIR/bench-dfscan-wheel-libs.jsonl
 if [ -x "$BIN" ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
   # The anchors' settings (research/gpu-anchors.md): fp32 plain, bf16 autocast with channels_last,
   # training bf16 + channels_last at batch 64; batch 1 also replayed from a CUDA graph (dfscan only).
@@ -201,10 +203,16 @@ if [ -x "$BIN" ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
   # cuBLAS in place of the one the wheel ships, same soname, other version): a few seconds.
   cuda_libs() { LD_DEBUG=libs "$@" 2>&1 >/dev/null | grep -oE "calling init: [^ ]*(cublas|cublasLt|cudnn|cudart|nccl)[^ ]*" \
     | sed 's/calling init: //' | sort -u | tr '\n' ' '; }
-  say "libraries dfscan: $(cuda_libs timeout 60 "$BIN" bench --arch npr --arch-config official --device cuda -b 1 \
-    --warmup 0 --iters 1 --repeats 1)"
-  say "libraries pytorch: $(cuda_libs timeout 60 $PY -c 'import torch; a = torch.randn(64, 64, device="cuda"); \
-torch.nn.functional.conv2d(a[None, None], a[None, None, :3, :3]); print((a @ a).sum().item())')"
+  DF_LIBS=$(cuda_libs timeout 60 "$BIN" bench --arch npr --arch-config official --device cuda -b 1 \
+    --warmup 0 --iters 1 --repeats 1)
+  PY_LIBS=$(cuda_libs timeout 60 $PY -c 'import torch; a = torch.randn(64, 64, device="cuda"); \
+torch.nn.functional.conv2d(a[None, None], a[None, None, :3, :3]); print((a @ a).sum().item())')
+  say "libraries dfscan: $DF_LIBS"
+  say "libraries pytorch: $PY_LIBS"
+  # Files dfscan loads that PyTorch does not (PROFILE=1 then reruns two ED rows with the wheel's
+  # library folders first on the search path).
+  LIBS_ONLY_DFSCAN=$(comm -23 <(tr ' ' '\n' <<<"$DF_LIBS" | sort -u) <(tr ' ' '\n' <<<"$PY_LIBS" | sort -u) | tr '\n' ' ')
+  say "loaded by dfscan only: ${LIBS_ONLY_DFSCAN:-none}"
   : >"$DF"
   : >"$PYJ"
   bench_rc=0
@@ -263,10 +271,9 @@ torch.nn.functional.conv2d(a[None, None], a[None, None, :3, :3]); print((a @ a).
   py_step() {
     if [ "${PY_LAST:-0}" = 1 ]; then PY_STEPS+=("$*"); else py_ref "$@"; fi
   }
-  # PROFILE=1 (a diagnostic run; about 1.5 minutes more): after ED's rows, ED again with the
-  # reference's operators (--reference-ops: what dfscan's shortcuts buy), and where its largest
-  # anchor row's time goes, kernel by kernel on both sides (bench-compare.py prints the kernels
-  # whose times differ most).
+  # PROFILE=1 (a diagnostic run; about 2.5 minutes more): after ED's rows, ED again with the
+  # reference's operators (--reference-ops: what dfscan's shortcuts buy), and where its time goes,
+  # kernel by kernel and on the host, both sides (bench-compare.py prints the largest differences).
   MODELS_DEFAULT="genconvit-ed npr pipeline genconvit-vae"
   [ "${PROFILE:-0}" = 1 ] && MODELS_DEFAULT="genconvit-ed profile npr pipeline genconvit-vae"
   for model in ${BENCH_MODELS:-$MODELS_DEFAULT}; do
@@ -274,8 +281,20 @@ torch.nn.functional.conv2d(a[None, None], a[None, None, :3, :3]); print((a @ a).
       # What dfscan's shortcuts buy: ED with the reference's operators one for one.
       df_step genconvit-ed -b 1,32,256 --dtype fp32 --reference-ops
       df_step genconvit-ed -b 1,32,256 --dtype bf16 --channels-last --reference-ops
-      df_step genconvit-ed -b 256 --dtype bf16 --channels-last --profile-kernels 40
-      py_ref genconvit-ed -b 256 --dtype bf16 --channels-last --profile-kernels 40
+      # Every kernel (ED has fewer than 400 names) and the host side: launches and their cost at
+      # batch 1, kernel time at batch 256, fp32 (the same operators on both sides) and bf16.
+      df_step genconvit-ed -b 1,256 --dtype fp32 --profile-kernels 400
+      py_ref genconvit-ed -b 1,256 --dtype fp32 --profile-kernels 400
+      df_step genconvit-ed -b 256 --dtype bf16 --channels-last --profile-kernels 400
+      py_ref genconvit-ed -b 256 --dtype bf16 --channels-last --profile-kernels 400
+      if [ -n "$LIBS_ONLY_DFSCAN" ]; then
+        WHEEL_LIBS=$($PY -c 'import glob, os, nvidia; print(":".join(sorted(glob.glob(os.path.join(list(nvidia.__path__)[0], "*", "lib")))))' 2>>"$LOG")
+        say "dfscan with the wheel's libraries first: $WHEEL_LIBS"
+        LD_LIBRARY_PATH=$WHEEL_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} step "$LIBS_DF" "$BIN" bench \
+          --arch genconvit-ed --arch-config official $common -f jsonl -b 1,256 --dtype fp32
+        say "libraries then: $(LD_LIBRARY_PATH=$WHEEL_LIBS cuda_libs timeout 60 "$BIN" bench --arch npr \
+          --arch-config official --device cuda -b 1 --warmup 0 --iters 1 --repeats 1)"
+      fi
       continue
     fi
     if [ "$model" = pipeline ]; then
@@ -306,4 +325,10 @@ fi
 say "summary: probe amp=$(probe_rc amp) extras=$extras_rc profiler=$(probe_rc profile) c10d-nccl=$nccl_rc configure=$cfg_rc build=$build_rc ctest=$test_rc bench=$bench_rc"
 if [ "$bench_rc" != skipped ]; then
   $PY scripts/bench-compare.py "$DF" "$PYJ" | tee -a "$LOG"
+  if [ -s "$LIBS_DF" ]; then
+    say "dfscan with the wheel's library folders first (img/s, against the same rows above)"
+    cat "$LIBS_DF" | $PY -c 'import json, sys
+for r in map(json.loads, sys.stdin):
+    print(r["model"], r["dtype"], "batch", r["batch"], round(r.get("images_per_s", 0), 1), r["status"])' | tee -a "$LOG"
+  fi
 fi

@@ -49,11 +49,19 @@ void print_text_row(const bench::BenchRow& r) {
                 r.status == "ok" ? fixed(r.latency_ms_p99, 3).c_str() : "-",
                 r.status == "ok" ? "" : r.status.c_str());
   std::cout << line << std::endl;
-  for (const auto& k : r.kernels) {  // --profile-kernels
-    std::snprintf(line, sizeof line, "    %9.3f ms %7.1f calls  %.150s", k.ms_per_step, k.calls_per_step,
-                  k.name.c_str());
-    std::cout << line << std::endl;
-  }
+  // --profile-kernels: the device's longest kernels (the CPU's operators), their total, the host side.
+  const auto print_entries = [&line](const char* heading,
+                                     const std::vector<dfscan::bench::KernelTime>& list) {
+    if (!list.empty()) std::cout << "  " << heading << std::endl;
+    for (const auto& k : list) {
+      std::snprintf(line, sizeof line, "    %9.3f ms %7.1f calls  %.150s", k.ms_per_step, k.calls_per_step,
+                    k.name.c_str());
+      std::cout << line << std::endl;
+    }
+  };
+  print_entries(r.device == "cpu" ? "operators per batch (inclusive):" : "kernels per batch:", r.kernels);
+  if (r.kernel_total.calls_per_step > 0) print_entries("all kernels per batch:", {r.kernel_total});
+  print_entries("host per batch (operators inclusive, CUDA runtime calls):", r.host_ops);
 }
 
 int run_bench(BenchCliOptions& o) {

@@ -57,6 +57,11 @@ struct BenchRow {
   double latency_ms_p50 = 0, latency_ms_p90 = 0, latency_ms_p99 = 0;  // per batch
   std::vector<double> repeat_images_per_s;
   std::vector<KernelTime> kernels;  // with BenchOptions::profile_kernels
+  // With profile_kernels on CUDA: every kernel of one batch together (time and launches, not only
+  // the longest), and the host side of the same batches: aten operators (inclusive times) and CUDA
+  // runtime calls, longest first. Together they tell a launch-bound row from a kernel-bound one.
+  KernelTime kernel_total;
+  std::vector<KernelTime> host_ops;
 };
 
 // Runs every combination of batch size, dtype, mode and CUDA-graph setting; `on_row` sees each row

@@ -167,7 +167,10 @@ template <typename Step>
 void profile_row(const BenchOptions& o, const c10::Device& device, Step&& step, BenchRow& row) {
   if (o.profile_kernels <= 0) return;
   try {
-    row.kernels = profile_kernels(step, o.iters, device.is_cuda(), o.profile_kernels);
+    auto profile = profile_kernels(step, o.iters, device.is_cuda(), o.profile_kernels);
+    row.kernels = std::move(profile.top);
+    row.kernel_total = std::move(profile.total);
+    row.host_ops = std::move(profile.host);
   } catch (const Error& e) {
     log::warn(std::string("no kernel profile: ") + e.what());
   }
@@ -389,11 +392,16 @@ json to_json(const BenchRow& r) {
     j["latency_ms"] = {{"p50", r.latency_ms_p50}, {"p90", r.latency_ms_p90}, {"p99", r.latency_ms_p99}};
     j["repeat_images_per_s"] = r.repeat_images_per_s;
   }
-  if (!r.kernels.empty()) {
-    auto& kernels = j["kernels"] = json::array();
-    for (const auto& k : r.kernels)
-      kernels.push_back({{"name", k.name}, {"ms", k.ms_per_step}, {"calls", k.calls_per_step}});
-  }
+  const auto entries = [](const std::vector<KernelTime>& list) {
+    auto out = json::array();
+    for (const auto& k : list)
+      out.push_back({{"name", k.name}, {"ms", k.ms_per_step}, {"calls", k.calls_per_step}});
+    return out;
+  };
+  if (!r.kernels.empty()) j["kernels"] = entries(r.kernels);
+  if (r.kernel_total.calls_per_step > 0)
+    j["kernel_total"] = {{"ms", r.kernel_total.ms_per_step}, {"calls", r.kernel_total.calls_per_step}};
+  if (!r.host_ops.empty()) j["host_ops"] = entries(r.host_ops);
   return j;
 }
 

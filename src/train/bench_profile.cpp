@@ -26,9 +26,26 @@ double duration_ms(const prof::KinetoEvent& e) {
   return static_cast<double>(e.durationUs()) / 1e3;
 #endif
 }
+
+// Per-step entries aggregated by name, longest first, at most `top`.
+std::vector<KernelTime> longest(std::map<std::string, KernelTime>& by_name, int steps, int top) {
+  std::vector<KernelTime> out;
+  out.reserve(by_name.size());
+  for (auto& [name, k] : by_name) {
+    k.name = name;
+    k.ms_per_step /= steps;
+    k.calls_per_step /= steps;
+    out.push_back(std::move(k));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const KernelTime& a, const KernelTime& b) { return a.ms_per_step > b.ms_per_step; });
+  if (out.size() > static_cast<size_t>(top)) out.resize(static_cast<size_t>(top));
+  return out;
+}
+
 }  // namespace
 
-std::vector<KernelTime> profile_kernels(const std::function<void()>& step, int steps, bool cuda, int top) {
+KernelProfile profile_kernels(const std::function<void()>& step, int steps, bool cuda, int top) {
   if (steps < 1 || top < 1) return {};
   const prof::ProfilerConfig config(prof::ProfilerState::KINETO);
   std::set<prof::ActivityType> activities{prof::ActivityType::CPU};
@@ -43,35 +60,39 @@ std::vector<KernelTime> profile_kernels(const std::function<void()>& step, int s
     throw;
   }
   const auto result = prof::disableProfiler();
-  const auto wanted = cuda ? c10::DeviceType::CUDA : c10::DeviceType::CPU;
-  std::map<std::string, KernelTime> by_name;
+  std::map<std::string, KernelTime> device, host;
+  KernelProfile profile;
   for (const auto& e : result->events()) {
-    if (e.deviceType() != wanted) continue;
-    auto name = e.name();
-    if (!cuda && name.rfind("aten::", 0) != 0) continue;
-    auto& k = by_name[std::move(name)];
-    k.ms_per_step += duration_ms(e);
-    k.calls_per_step += 1;
+    const bool on_device = e.deviceType() == c10::DeviceType::CUDA;
+    if (cuda && on_device) {
+      auto& k = device[e.name()];
+      k.ms_per_step += duration_ms(e);
+      k.calls_per_step += 1;
+      profile.total.ms_per_step += duration_ms(e);
+      profile.total.calls_per_step += 1;
+    } else if (!on_device) {
+      auto name = e.name();
+      if (!cuda && name.rfind("aten::", 0) != 0) continue;
+      auto& k = (cuda ? host : device)[std::move(name)];
+      k.ms_per_step += duration_ms(e);
+      k.calls_per_step += 1;
+    }
   }
-  if (cuda && by_name.empty())
+  if (cuda && device.empty())
     throw Error(Status::unsupported,
                 "the profiler recorded no CUDA kernels (a LibTorch without Kineto/CUPTI, or a CUDA graph "
                 "that hides them)");
-  std::vector<KernelTime> kernels;
-  kernels.reserve(by_name.size());
-  for (auto& [name, k] : by_name) {
-    k.name = name;
-    k.ms_per_step /= steps;
-    k.calls_per_step /= steps;
-    kernels.push_back(std::move(k));
+  profile.top = longest(device, steps, top);
+  profile.host = longest(host, steps, top);
+  if (cuda) {
+    profile.total.name = "all kernels";
+    profile.total.ms_per_step /= steps;
+    profile.total.calls_per_step /= steps;
   }
-  std::sort(kernels.begin(), kernels.end(),
-            [](const KernelTime& a, const KernelTime& b) { return a.ms_per_step > b.ms_per_step; });
-  if (kernels.size() > static_cast<size_t>(top)) kernels.resize(static_cast<size_t>(top));
-  return kernels;
+  return profile;
 }
 #else
-std::vector<KernelTime> profile_kernels(const std::function<void()>&, int, bool, int) {
+KernelProfile profile_kernels(const std::function<void()>&, int, bool, int) {
   throw Error(Status::unsupported,
               "this build has no kernel profiler (configured with DFSCAN_KERNEL_PROFILER=OFF)");
 }

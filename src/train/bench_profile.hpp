@@ -10,9 +10,17 @@
 
 namespace dfscan::bench {
 
-// Runs `step` `steps` times under the profiler, waiting for the device at the end. On CUDA: device
-// kernels and copies; on the CPU: aten operators (inclusive times, so nested ones overlap). Longest
-// first, at most `top` entries. Throws dfscan::Error(unsupported) when this build has no profiler.
-std::vector<KernelTime> profile_kernels(const std::function<void()>& step, int steps, bool cuda, int top);
+struct KernelProfile {
+  // On CUDA: device kernels and copies; on the CPU: aten operators (inclusive times, so nested ones
+  // overlap). Longest first, at most `top` entries.
+  std::vector<KernelTime> top;
+  KernelTime total;  // CUDA only: all device kernels of one step, however many are listed
+  // CUDA only: the host side, aten operators (inclusive) and CUDA runtime calls, at most `top`.
+  std::vector<KernelTime> host;
+};
+
+// Runs `step` `steps` times under the profiler, waiting for the device at the end; per-step figures.
+// Throws dfscan::Error(unsupported) when this build has no profiler.
+KernelProfile profile_kernels(const std::function<void()>& step, int steps, bool cuda, int top);
 
 }  // namespace dfscan::bench
