@@ -45,7 +45,7 @@ ConvNeXtMlpImpl::ConvNeXtMlpImpl(int64_t in_features, int64_t hidden_features) {
 }
 
 at::Tensor ConvNeXtMlpImpl::forward(const at::Tensor& x) {
-  return fc2(at::gelu(fc1(x)));
+  return detail::linear(*fc2, at::gelu(detail::linear(*fc1, x)));
 }
 
 ConvNeXtBlockImpl::ConvNeXtBlockImpl(int64_t dim, double drop_path, double layer_scale_init)

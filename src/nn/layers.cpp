@@ -48,6 +48,10 @@ at::Tensor drop_path(const at::Tensor& x, double p, bool training) {
   return x * mask;
 }
 
+at::Tensor linear(const torch::nn::LinearImpl& layer, const at::Tensor& x) {
+  return at::linear(x, layer.weight, layer.bias);
+}
+
 at::Tensor layer_norm_before_projection(const at::Tensor& x, at::IntArrayRef shape, const at::Tensor& weight,
                                         const at::Tensor& bias, double eps) {
   const auto dtype = x.scalar_type();

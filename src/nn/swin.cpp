@@ -8,6 +8,7 @@
 #include <string>
 
 #include "dfscan/status.hpp"
+#include "nn/layers.hpp"
 
 namespace dfscan::nn {
 
@@ -119,7 +120,8 @@ class SwinWindowAttentionImpl : public torch::nn::Module {
   // x: [B * nW, N, C]; mask: [nW, N, N] or undefined.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask) {
     const int64_t windows = x.size(0), tokens = x.size(1);
-    auto qkv = qkv_(x).reshape({windows, tokens, 3, num_heads_, -1}).permute({2, 0, 3, 1, 4});
+    auto qkv =
+        detail::linear(*qkv_, x).reshape({windows, tokens, 3, num_heads_, -1}).permute({2, 0, 3, 1, 4});
     auto q = qkv[0] * scale_;
     auto k = qkv[1];
     auto v = qkv[2];
@@ -131,7 +133,7 @@ class SwinWindowAttentionImpl : public torch::nn::Module {
       attn = attn.view({-1, num_heads_, tokens, tokens});
     }
     attn = attn.softmax(-1);
-    return proj_(torch::matmul(attn, v).transpose(1, 2).reshape({windows, tokens, -1}));
+    return detail::linear(*proj_, torch::matmul(attn, v).transpose(1, 2).reshape({windows, tokens, -1}));
   }
 
  private:
@@ -163,7 +165,9 @@ class SwinMlpImpl : public torch::nn::Module {
     fc1_ = register_module("fc1", torch::nn::Linear(dim, hidden));
     fc2_ = register_module("fc2", torch::nn::Linear(hidden, dim));
   }
-  torch::Tensor forward(const torch::Tensor& x) { return fc2_(torch::gelu(fc1_(x))); }
+  torch::Tensor forward(const torch::Tensor& x) {
+    return detail::linear(*fc2_, torch::gelu(detail::linear(*fc1_, x)));
+  }
 
  private:
   torch::nn::Linear fc1_{nullptr};
@@ -230,7 +234,7 @@ class SwinPatchMergingImpl : public torch::nn::Module {
                               image.index({Slice(), Slice(1, None, 2), Slice(1, None, 2)})},
                              -1)
                       .view({batch, -1, 4 * channels});
-    return reduction_(norm_(merged));
+    return detail::linear(*reduction_, norm_(merged));
   }
 
  private:

@@ -1,8 +1,12 @@
 // Shapes, semantics and modes of the nn modules, on small random configs (no fixtures needed).
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/record_function.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+
+#include <functional>
+#include <string_view>
 
 #include "dfscan/nn/convnext.hpp"
 #include "dfscan/nn/genconvit.hpp"
@@ -152,6 +156,37 @@ TEST(ConvNeXtUnit, BlockFusesLayerScaleAndResidual) {
   EXPECT_EQ(fused.scalar_type(), torch::kFloat);
   EXPECT_TRUE(
       torch::allclose(fused, branch.to(torch::kFloat) * block->gamma.reshape({1, -1, 1, 1}) + x, 1e-6, 1e-6));
+}
+
+// Counts the aten::linear calls `run` makes on this thread.
+int linear_calls(const std::function<void()>& run) {
+  static thread_local int calls = 0;
+  calls = 0;
+  const auto handle = at::addThreadLocalCallback(
+      at::RecordFunctionCallback([](const at::RecordFunction& fn) -> std::unique_ptr<at::ObserverContext> {
+        if (std::string_view(fn.name()) == "aten::linear") ++calls;
+        return nullptr;
+      }));
+  run();
+  at::removeCallback(handle);
+  return calls;
+}
+
+// The per-pixel MLP goes through at::linear (bias inside the GEMM on LibTorch 2.x), not the C++
+// frontend's matmul-then-add, with the same result.
+TEST(ConvNeXtUnit, MlpProjectsThroughAtLinear) {
+  ConvNeXtMlp mlp(8, 32);
+  const auto x = torch::randn({2, 5, 5, 8});
+  at::Tensor y;
+  EXPECT_EQ(linear_calls([&] { y = mlp->forward(x); }), 2);
+  const auto hidden = at::gelu(x.matmul(mlp->fc1->weight.t()) + mlp->fc1->bias);
+  EXPECT_TRUE(torch::allclose(y, hidden.matmul(mlp->fc2->weight.t()) + mlp->fc2->bias, 1e-6, 1e-6));
+
+  ConvNeXt net(tiny_convnext());
+  int64_t blocks = 0;
+  for (const auto depth : tiny_convnext().depths) blocks += depth;
+  torch::NoGradGuard no_grad;
+  EXPECT_GE(linear_calls([&] { (void)net->forward(torch::randn({1, 3, 64, 64})); }), 2 * blocks);
 }
 
 TEST(ConvNeXtUnit, DropPathOnlyWhileTraining) {
