@@ -18,7 +18,8 @@
 # Knobs (environment): DEADLINE_S; PROFILE=1 (ED without dfscan's shortcuts; its batch-1 and -256
 # rows profiled kernel by kernel and on the host, both sides; where dfscan loads CUDA libraries
 # PyTorch does not, two rows again with the wheel's libraries first; about 2.5 minutes more); BENCH_MODELS,
-# BENCH_ITERS, VARIANTS=0, SKIP_BENCH=1; for reruns on a warm box SKIP_PROBE=1, TARGETS="...",
+# BENCH_ITERS, VARIANTS=1 (ED at batch 256 in fp16 and in bf16 without channels_last, both
+# sides, about 40 s more), SKIP_BENCH=1; for reruns on a warm box SKIP_PROBE=1, TARGETS="...",
 # CTEST_SELECT="-R Name" (GoogleTest names), PY_LAST=1.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -36,8 +37,12 @@ PY=${PYTHON:-python3}
 JOBS=$(nproc)
 
 say "environment"
-TORCH_PREFIX=$($PY -c 'import torch;print(torch.utils.cmake_prefix_path)' 2>>"$LOG")
-say "torch $($PY -c 'import torch;print(torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no-cuda")' 2>&1 | tail -1)"
+# One interpreter start (torch's import takes seconds): the CMake prefix, then the versions.
+TORCH_INFO=$($PY -c 'import torch
+print(torch.utils.cmake_prefix_path)
+print(torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no-cuda")' 2>>"$LOG")
+TORCH_PREFIX=$(sed -n 1p <<<"$TORCH_INFO")
+say "torch $(sed -n 2p <<<"$TORCH_INFO")"
 say "$(cmake --version | head -1), $(g++ --version | head -1), ninja $(ninja --version 2>&1), nvcc $(nvcc --version 2>/dev/null | tail -1), nproc $JOBS"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader 2>&1 | tee -a "$LOG"
 have() { [ -e "$1" ] && echo yes || echo no; }
@@ -182,7 +187,7 @@ if [ $cfg_rc -eq 0 ]; then
   # (ctest names the tests by their GoogleTest names, not by executable).
   SELECT=${CTEST_SELECT:--L parity|gpu}
   say "ctest $SELECT"
-  ctest --test-dir "$BUILD" $SELECT -E "NOT_BUILT" -j 4 --timeout 90 --output-on-failure -V \
+  ctest --test-dir "$BUILD" $SELECT -E "NOT_BUILT" -j 8 --timeout 90 --output-on-failure -V \
     >"$LOGDIR/ctest-gpu.log" 2>&1
   test_rc=$?
   grep -E "\[parity\]|\[gpu\]|\[cuda nccl\]|(fp32|bf16|fp16): train loss|tests passed|tests failed|\(Failed\)|\(Timeout\)|Not Run" \
@@ -201,8 +206,9 @@ if [ -x "$BIN" ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
   say "bench: dfscan vs PyTorch eager, same card"
   # Which CUDA math libraries each side really loads (a build can pick up the system toolkit's
   # cuBLAS in place of the one the wheel ships, same soname, other version): a few seconds.
+  # Canonical paths: torch/lib/../../nvidia/... and nvidia/... are the same file.
   cuda_libs() { LD_DEBUG=libs "$@" 2>&1 >/dev/null | grep -oE "calling init: [^ ]*(cublas|cublasLt|cudnn|cudart|nccl)[^ ]*" \
-    | sed 's/calling init: //' | sort -u | tr '\n' ' '; }
+    | sed 's/calling init: //' | xargs -r readlink -f | sort -u | tr '\n' ' '; }
   DF_LIBS=$(cuda_libs timeout 60 "$BIN" bench --arch npr --arch-config official --device cuda -b 1 \
     --warmup 0 --iters 1 --repeats 1)
   PY_LIBS=$(cuda_libs timeout 60 $PY -c 'import torch; a = torch.randn(64, 64, device="cuda"); \
@@ -216,7 +222,9 @@ torch.nn.functional.conv2d(a[None, None], a[None, None, :3, :3]); print((a @ a).
   : >"$DF"
   : >"$PYJ"
   bench_rc=0
-  # 10 batches per repeat, median of 5 repeats: a full run (build included) fits in about 8 minutes.
+  # 10 batches per repeat, median of 5 repeats. A default run (build included) should take about
+  # 7.5 minutes on an H200: estimated from its steps' times in earlier runs (probe 29 s, build
+  # 102 s, ctest 30 s with 4 jobs, bench about 290 s), not yet timed whole.
   common="--device cuda --warmup 5 --iters ${BENCH_ITERS:-10} --repeats 5"
   crashed=0
   PRELOAD=
@@ -312,10 +320,10 @@ torch.nn.functional.conv2d(a[None, None], a[None, None, :3, :3]); print((a @ a).
     py_step "$model" --anchors
   done
   for args in "${PY_STEPS[@]}"; do py_ref $args; done
-  # Variants of the largest anchor row (ED, batch 256, reduced precision), last and only while time
-  # is left: fp16 with channels_last and bf16 without, both sides, to tell a precision- or
-  # layout-specific gap from a whole-card one.
-  if [ "${VARIANTS:-1}" = 1 ]; then
+  # VARIANTS=1: variants of the largest anchor row (ED, batch 256, reduced precision), last and
+  # only while time is left: fp16 with channels_last and bf16 without, both sides, to tell a
+  # precision- or layout-specific gap from a whole-card one.
+  if [ "${VARIANTS:-0}" = 1 ]; then
     df_step genconvit-ed -b 256 --dtype fp16 --channels-last
     py_ref genconvit-ed -b 256 --dtype fp16 --channels-last
     df_step genconvit-ed -b 256 --dtype bf16
