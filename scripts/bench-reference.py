@@ -5,7 +5,7 @@ Builds the reference networks in PyTorch -- GenConViT-ED and GenConViT-VAE aroun
 convnext_tiny (or, without timm, the plain-torch ConvNeXt of scripts/train-reference.py, same
 layers), and NPR's truncated ResNet-50 from torchvision's Bottleneck blocks -- with random
 weights, and times them the way `dfscan bench` does: warm-up, then the median img/s of REPEATS runs
-of ITERS batches, CUDA events on the GPU, cudnn.benchmark on, TF32 off for fp32 rows, autocast for
+of ITERS batches (more where they would take under --min-repeat-ms), CUDA events on the GPU, cudnn.benchmark on, TF32 off for fp32 rows, autocast for
 bf16/fp16, optional channels_last. Output: one JSON object per line, the fields of `dfscan bench
 -f jsonl`, so scripts/gpu-check.sh can join the two on (model, mode, dtype, batch).
 
@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import importlib.util
 import json
+import math
 import os
 import statistics
 import sys
@@ -158,31 +159,41 @@ def loss_of(out, labels):
     return F.cross_entropy(out.float(), 1 - labels)  # class 0 = fake, as in dfscan
 
 
+def time_batches(step, iters, cuda):
+    """Per-batch milliseconds of `iters` back-to-back batches, as dfscan bench times them."""
+    if cuda:
+        marks = [torch.cuda.Event(enable_timing=True) for _ in range(iters + 1)]
+        marks[0].record()
+        for i in range(iters):
+            step()
+            marks[i + 1].record()
+        marks[-1].synchronize()
+        return [marks[i].elapsed_time(marks[i + 1]) for i in range(iters)]
+    ms = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        step()
+        ms.append(1000.0 * (time.perf_counter() - start))
+    return ms
+
+
 def measure(step, batch, args, cuda):
     for _ in range(args.warmup):
         step()
     if cuda:
         torch.cuda.synchronize()
+    iters = args.iters
+    if args.min_repeat_ms > 0:  # the rule of dfscan bench --min-repeat-ms
+        one = time_batches(step, 1, cuda)[0]
+        if one * iters < args.min_repeat_ms:
+            iters = math.ceil(args.min_repeat_ms / max(one, 1e-3))
     per_repeat, latencies = [], []
     for _ in range(args.repeats):
-        if cuda:
-            marks = [torch.cuda.Event(enable_timing=True) for _ in range(args.iters + 1)]
-            marks[0].record()
-            for i in range(args.iters):
-                step()
-                marks[i + 1].record()
-            marks[-1].synchronize()
-            ms = [marks[i].elapsed_time(marks[i + 1]) for i in range(args.iters)]
-        else:
-            ms = []
-            for _ in range(args.iters):
-                start = time.perf_counter()
-                step()
-                ms.append(1000.0 * (time.perf_counter() - start))
-        per_repeat.append(1000.0 * batch * args.iters / sum(ms))
+        ms = time_batches(step, iters, cuda)
+        per_repeat.append(1000.0 * batch * iters / sum(ms))
         latencies += ms
     q = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else latencies * 99
-    return {"images_per_s": statistics.median(per_repeat), "repeat_images_per_s": per_repeat,
+    return {"images_per_s": statistics.median(per_repeat), "repeat_images_per_s": per_repeat, "iters": iters,
             "latency_ms": {"p50": statistics.median(latencies), "p90": q[89], "p99": q[98]}}
 
 
@@ -197,6 +208,9 @@ def main():
     p.add_argument("--input-size", type=int, default=224)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--iters", type=int, default=10)
+    p.add_argument("--min-repeat-ms", type=float, default=0.0,
+                   help="more batches per repeat where ITERS of them would take less than this (timed on one "
+                        "batch after the warm-up), as dfscan bench --min-repeat-ms")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--profile-kernels", type=int, default=0, metavar="N",

@@ -11,16 +11,17 @@
 # 2. configure with media off, build the CLI and the parity/gpu tests with ninja (keep going), run
 #    ctest -L "parity|gpu" on CUDA;
 # 3. dfscan bench and scripts/bench-reference.py (PyTorch eager) on the same card, most important
-#    rows first, then a per-kernel profile of the largest row on both sides; steps that would start
+#    rows first (with PROFILE=1 also per-kernel profiles on both sides); steps that would start
 #    after DEADLINE_S (default 470 s) are skipped and say so.
 # Writes gpu-check.log, ctest-gpu.log and the bench JSONL files to $OUT (or the repository root);
 # prints the comparison table last.
-# Knobs (environment): DEADLINE_S; PROFILE=1 (ED without dfscan's shortcuts; its batch-1 and -256
-# rows profiled kernel by kernel and on the host, both sides; where dfscan loads CUDA libraries
-# PyTorch does not, two rows again with the wheel's libraries first; about 2.5 minutes more); BENCH_MODELS,
-# BENCH_ITERS, VARIANTS=1 (ED at batch 256 in fp16 and in bf16 without channels_last, both
-# sides, about 40 s more), SKIP_BENCH=1; for reruns on a warm box SKIP_PROBE=1, TARGETS="...",
-# CTEST_SELECT="-R Name" (GoogleTest names), PY_LAST=1.
+# Knobs (environment): DEADLINE_S; PROFILE=1 (ED without dfscan's shortcuts; its batch-1 and
+# -256 rows profiled kernel by kernel and on the host, both sides; where dfscan loads CUDA
+# libraries PyTorch does not, two rows again with the wheel's libraries first; about 2.5 minutes
+# more); BENCH_MODELS, BENCH_ITERS, BENCH_MIN_REPEAT_MS (default 250); VARIANTS=1 (ED at batch 256
+# in fp16 and in bf16 without channels_last, both sides, about 40 s more); SKIP_BENCH=1; for
+# reruns on a warm box SKIP_PROBE=1, TARGETS="...", CTEST_SELECT="-R Name" (GoogleTest names),
+# PY_LAST=1.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 T0=$(date +%s)
@@ -225,7 +226,9 @@ torch.nn.functional.conv2d(a[None, None], a[None, None, :3, :3]); print((a @ a).
   # 10 batches per repeat, median of 5 repeats. A default run (build included) should take about
   # 7.5 minutes on an H200: estimated from its steps' times in earlier runs (probe 29 s, build
   # 102 s, ctest 30 s with 4 jobs, bench about 290 s), not yet timed whole.
-  common="--device cuda --warmup 5 --iters ${BENCH_ITERS:-10} --repeats 5"
+  # Fast rows (small batches, NPR) run more batches per repeat, at least 250 ms, on both sides: ten
+  # batches of 5 ms are timed over too short a window to tell 1 % apart.
+  common="--device cuda --warmup 5 --iters ${BENCH_ITERS:-10} --repeats 5 --min-repeat-ms ${BENCH_MIN_REPEAT_MS:-250}"
   crashed=0
   PRELOAD=
   step() {  # $1: output file; rest: the command. Skipped once the deadline has passed.

@@ -83,7 +83,11 @@ int run_bench(BenchCliOptions& o) {
   if (o.format == "text") {
     std::cout << "# torch " << info.torch_version << ", device " << o.bench.device << ", "
               << intra_op_threads() << " threads; img/s = median of " << o.bench.repeats << " repeats of "
-              << o.bench.iters << " batches; latency per batch in ms"
+              << o.bench.iters << " batches"
+              << (o.bench.min_repeat_ms > 0
+                      ? " (more where they take under " + fixed(o.bench.min_repeat_ms, 0) + " ms)"
+                      : std::string())
+              << "; latency per batch in ms"
               << (o.bench.reference_ops ? "; the reference's operators (--reference-ops)" : "") << "\n";
     char header[256];
     std::snprintf(header, sizeof header, "%-24s %-8s %-5s %6s %5s %5s %5s %12s %9s %9s %9s", "model", "mode",
@@ -144,7 +148,11 @@ std::function<int()> add_bench(CLI::App& root) {
   sub->add_option("--device", b.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
   sub->add_option("--input-size", b.input_size, "Square input size (0: the model's)");
   sub->add_option("--warmup", b.warmup, "Warm-up batches")->capture_default_str();
-  sub->add_option("--iters", b.iters, "Batches per repeat")->capture_default_str();
+  sub->add_option("--iters", b.iters, "Batches per repeat (at least)")->capture_default_str();
+  sub->add_option("--min-repeat-ms", b.min_repeat_ms,
+                  "Inference and training rows: more batches per repeat where --iters of them would take "
+                  "less than this many milliseconds (timed on one batch after the warm-up); 0: off")
+      ->capture_default_str();
   sub->add_option("--repeats", b.repeats, "Repeats; img/s is their median")->capture_default_str();
   sub->add_option("--threads", o->threads, "LibTorch intra-op threads (0: all cores)");
   sub->add_option("--profile-kernels", b.profile_kernels,

@@ -37,7 +37,11 @@ struct BenchOptions {
   std::string device = "auto";
   int64_t input_size = 0;  // 0: the model's input size
   int warmup = 3;
-  int iters = 10;  // batches per repeat
+  int iters = 10;  // batches per repeat (at least)
+  // > 0: more batches per repeat where `iters` of them would take less than this (timed on one
+  // batch after the warm-up), so fast rows are not timed over a few milliseconds. Inference and
+  // training rows; the row reports the count it used.
+  double min_repeat_ms = 0;
   int repeats = 5;
   // > 0: after timing, each inference or training row runs `iters` more batches under LibTorch's
   // profiler and keeps its `profile_kernels` longest kernels (on the CPU: aten operators)
@@ -54,6 +58,7 @@ struct BenchRow {
   bool pinned = false;         // pipeline mode: pinned, asynchronous host-to-device copies
   std::string status = "ok";   // "ok", or why this combination was skipped
   double images_per_s = 0;     // median over repeats
+  int iters = 0;               // batches per repeat
   double latency_ms_p50 = 0, latency_ms_p90 = 0, latency_ms_p99 = 0;  // per batch
   std::vector<double> repeat_images_per_s;
   std::vector<KernelTime> kernels;  // with BenchOptions::profile_kernels

@@ -103,12 +103,18 @@ class Timer {
   void measure(const BenchOptions& o, int64_t batch, Step&& step, BenchRow& row) {
     for (int i = 0; i < o.warmup; ++i) step();
     synchronize();
+    row.iters = o.iters;
+    if (o.min_repeat_ms > 0) {
+      const double one = time_batches(1, step)[0];
+      if (one * o.iters < o.min_repeat_ms)
+        row.iters = static_cast<int>(std::ceil(o.min_repeat_ms / std::max(one, 1e-3)));
+    }
     std::vector<double> latencies;
     for (int r = 0; r < o.repeats; ++r) {
-      std::vector<double> ms = time_batches(o.iters, step);
+      std::vector<double> ms = time_batches(row.iters, step);
       double total = 0;
       for (double m : ms) total += m;
-      row.repeat_images_per_s.push_back(total > 0 ? 1000.0 * batch * o.iters / total : 0.0);
+      row.repeat_images_per_s.push_back(total > 0 ? 1000.0 * batch * row.iters / total : 0.0);
       latencies.insert(latencies.end(), ms.begin(), ms.end());
     }
     row.images_per_s = median(row.repeat_images_per_s);
@@ -282,6 +288,7 @@ void bench_pipeline(Network& n, const BenchOptions& o, const c10::Device& device
     row.repeat_images_per_s.push_back(ms > 0 ? 1000.0 * static_cast<double>(row.batch * o.iters) / ms : 0.0);
     per_batch_ms.push_back(ms / o.iters);  // batches overlap: a repeat's mean, not one batch's own
   }
+  row.iters = o.iters;
   row.images_per_s = median(row.repeat_images_per_s);
   row.latency_ms_p50 = quantile(per_batch_ms, 0.50);
   row.latency_ms_p90 = quantile(per_batch_ms, 0.90);
@@ -304,8 +311,9 @@ double quantile(std::vector<double> values, double q) {
 }
 
 std::vector<BenchRow> run(const BenchOptions& o, const std::function<void(const BenchRow&)>& on_row) {
-  if (o.iters < 1 || o.repeats < 1 || o.warmup < 0)
-    throw Error(Status::error, "bench needs --iters >= 1, --repeats >= 1 and --warmup >= 0");
+  if (o.iters < 1 || o.repeats < 1 || o.warmup < 0 || !(o.min_repeat_ms >= 0))
+    throw Error(Status::error,
+                "bench needs --iters >= 1, --repeats >= 1, --warmup >= 0 and --min-repeat-ms >= 0");
   for (const auto& mode : o.modes)
     if (mode != "infer" && mode != "train" && mode != "pipeline")
       throw Error(Status::error, "unknown bench mode '" + mode + "' (infer, train, pipeline)");
@@ -389,6 +397,7 @@ json to_json(const BenchRow& r) {
             {"status", r.status}};
   if (r.status == "ok") {
     j["images_per_s"] = r.images_per_s;
+    j["iters"] = r.iters;
     j["latency_ms"] = {{"p50", r.latency_ms_p50}, {"p90", r.latency_ms_p90}, {"p99", r.latency_ms_p99}};
     j["repeat_images_per_s"] = r.repeat_images_per_s;
   }

@@ -84,6 +84,27 @@ TEST(Bench, ProfilesEachRowsLongestOperators) {
   EXPECT_TRUE(dfscan::bench::run(o)[0].kernels.empty());
 }
 
+// --min-repeat-ms: a row whose --iters batches would be over in less time runs more of them per
+// repeat and says how many; without it, exactly --iters.
+TEST(Bench, FastRowsRunLongerRepeats) {
+  auto o = tiny_npr();
+  o.batch_sizes = {1};
+  o.iters = 1;
+  auto rows = dfscan::bench::run(o);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].iters, 1);
+  EXPECT_EQ(dfscan::bench::to_json(rows[0])["iters"], 1);
+
+  o.min_repeat_ms = 200;  // a tiny NPR batch of one 32x32 image takes a few milliseconds at most
+  rows = dfscan::bench::run(o);
+  ASSERT_EQ(rows[0].status, "ok");
+  EXPECT_GT(rows[0].iters, 1);
+  EXPECT_EQ(dfscan::bench::to_json(rows[0])["iters"], rows[0].iters);
+
+  o.min_repeat_ms = -1;
+  EXPECT_THROW(dfscan::bench::run(o), dfscan::Error);
+}
+
 TEST(Bench, ReferenceOpsRowsSayTheyRanWithoutShortcuts) {
   auto o = tiny_npr();
   o.batch_sizes = {1};
