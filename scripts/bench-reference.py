@@ -5,8 +5,8 @@ Builds the reference networks in PyTorch -- GenConViT-ED and GenConViT-VAE aroun
 convnext_tiny (or, without timm, the plain-torch ConvNeXt of scripts/train-reference.py, same
 layers), and NPR's truncated ResNet-50 from torchvision's Bottleneck blocks -- with random
 weights, and times them the way `dfscan bench` does: warm-up, then the median img/s of REPEATS runs
-of ITERS batches (more where they would take under --min-repeat-ms), CUDA events on the GPU, cudnn.benchmark on, TF32 off for fp32 rows, autocast for
-bf16/fp16, optional channels_last. Output: one JSON object per line, the fields of `dfscan bench
+of ITERS batches (more where they would take under --min-repeat-ms), CUDA events on the GPU,
+cudnn.benchmark on, TF32 off for fp32 rows, autocast for bf16/fp16, optional channels_last. Output: one JSON object per line, the fields of `dfscan bench
 -f jsonl`, so scripts/gpu-check.sh can join the two on (model, mode, dtype, batch).
 
   python3 scripts/bench-reference.py --model genconvit-ed --batch 1,32,256 --dtype fp32,bf16 \

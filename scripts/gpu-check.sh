@@ -210,8 +210,10 @@ if [ -x "$BIN" ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
   # Canonical paths: torch/lib/../../nvidia/... and nvidia/... are the same file.
   cuda_libs() { LD_DEBUG=libs "$@" 2>&1 >/dev/null | grep -oE "calling init: [^ ]*(cublas|cublasLt|cudnn|cudart|nccl)[^ ]*" \
     | sed 's/calling init: //' | xargs -r readlink -f | sort -u | tr '\n' ' '; }
-  DF_LIBS=$(cuda_libs timeout 60 "$BIN" bench --arch npr --arch-config official --device cuda -b 1 \
-    --warmup 0 --iters 1 --repeats 1)
+  # One tiny dfscan CUDA run (NPR, a batch of one) under LD_DEBUG.
+  dfscan_libs() { cuda_libs timeout 60 "$BIN" bench --arch npr --arch-config official --device cuda -b 1 \
+    --warmup 0 --iters 1 --repeats 1; }
+  DF_LIBS=$(dfscan_libs)
   PY_LIBS=$(cuda_libs timeout 60 $PY -c 'import torch; a = torch.randn(64, 64, device="cuda"); \
 torch.nn.functional.conv2d(a[None, None], a[None, None, :3, :3]); print((a @ a).sum().item())')
   say "libraries dfscan: $DF_LIBS"
@@ -265,11 +267,12 @@ torch.nn.functional.conv2d(a[None, None], a[None, None, :3, :3]); print((a @ a).
     fi
     echo "   $(($(date +%s) - s))s: ${*:2:6}" >>"$LOG"
   }
-  # One dfscan bench process (MODEL untrained at the official size) and one PyTorch one: MODEL, rest.
+  # One dfscan bench process (MODEL untrained at the official size; rows to $DF_OUT, default $DF)
+  # and one PyTorch one: MODEL, rest.
   df_step() {
     local model=$1
     shift
-    step "$DF" "$BIN" bench --arch "$model" --arch-config official $common -f jsonl "$@"
+    step "${DF_OUT:-$DF}" "$BIN" bench --arch "$model" --arch-config official $common -f jsonl "$@"
   }
   py_ref() {
     local model=$1
@@ -301,10 +304,9 @@ torch.nn.functional.conv2d(a[None, None], a[None, None, :3, :3]); print((a @ a).
       if [ -n "$LIBS_ONLY_DFSCAN" ]; then
         WHEEL_LIBS=$($PY -c 'import glob, os, nvidia; print(":".join(sorted(glob.glob(os.path.join(list(nvidia.__path__)[0], "*", "lib")))))' 2>>"$LOG")
         say "dfscan with the wheel's libraries first: $WHEEL_LIBS"
-        LD_LIBRARY_PATH=$WHEEL_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} step "$LIBS_DF" "$BIN" bench \
-          --arch genconvit-ed --arch-config official $common -f jsonl -b 1,256 --dtype fp32
-        say "libraries then: $(LD_LIBRARY_PATH=$WHEEL_LIBS cuda_libs timeout 60 "$BIN" bench --arch npr \
-          --arch-config official --device cuda -b 1 --warmup 0 --iters 1 --repeats 1)"
+        LD_LIBRARY_PATH=$WHEEL_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} DF_OUT=$LIBS_DF \
+          df_step genconvit-ed -b 1,256 --dtype fp32
+        say "libraries then: $(LD_LIBRARY_PATH=$WHEEL_LIBS dfscan_libs)"
       fi
       continue
     fi
@@ -338,8 +340,9 @@ if [ "$bench_rc" != skipped ]; then
   $PY scripts/bench-compare.py "$DF" "$PYJ" | tee -a "$LOG"
   if [ -s "$LIBS_DF" ]; then
     say "dfscan with the wheel's library folders first (img/s, against the same rows above)"
-    cat "$LIBS_DF" | $PY -c 'import json, sys
+    $PY -c 'import json, sys
 for r in map(json.loads, sys.stdin):
-    print(r["model"], r["dtype"], "batch", r["batch"], round(r.get("images_per_s", 0), 1), r["status"])' | tee -a "$LOG"
+    print(r["model"], r["dtype"], "batch", r["batch"], round(r.get("images_per_s", 0), 1), r["status"])' \
+      <"$LIBS_DF" | tee -a "$LOG"
   fi
 fi

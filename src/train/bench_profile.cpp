@@ -60,29 +60,28 @@ KernelProfile profile_kernels(const std::function<void()>& step, int steps, bool
     throw;
   }
   const auto result = prof::disableProfiler();
-  std::map<std::string, KernelTime> device, host;
+  std::map<std::string, KernelTime> kernels, host;  // kernels: on the CPU, its operators
   KernelProfile profile;
+  const auto add = [](KernelTime& k, double ms) {
+    k.ms_per_step += ms;
+    k.calls_per_step += 1;
+  };
   for (const auto& e : result->events()) {
-    const bool on_device = e.deviceType() == c10::DeviceType::CUDA;
-    if (cuda && on_device) {
-      auto& k = device[e.name()];
-      k.ms_per_step += duration_ms(e);
-      k.calls_per_step += 1;
-      profile.total.ms_per_step += duration_ms(e);
-      profile.total.calls_per_step += 1;
-    } else if (!on_device) {
-      auto name = e.name();
-      if (!cuda && name.rfind("aten::", 0) != 0) continue;
-      auto& k = (cuda ? host : device)[std::move(name)];
-      k.ms_per_step += duration_ms(e);
-      k.calls_per_step += 1;
+    const double ms = duration_ms(e);
+    if (e.deviceType() == c10::DeviceType::CUDA) {
+      add(kernels[e.name()], ms);
+      add(profile.total, ms);
+    } else if (cuda) {
+      add(host[e.name()], ms);
+    } else if (e.name().rfind("aten::", 0) == 0) {
+      add(kernels[e.name()], ms);
     }
   }
-  if (cuda && device.empty())
+  if (cuda && kernels.empty())
     throw Error(Status::unsupported,
                 "the profiler recorded no CUDA kernels (a LibTorch without Kineto/CUPTI, or a CUDA graph "
                 "that hides them)");
-  profile.top = longest(device, steps, top);
+  profile.top = longest(kernels, steps, top);
   profile.host = longest(host, steps, top);
   if (cuda) {
     profile.total.name = "all kernels";
