@@ -136,7 +136,7 @@ AudioResult read_audio_input(const Input& input,
         if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
         if (r < 0) {
           partial = true;
-          if (problem.empty()) problem = "decoding: " + av_error_text(r);
+          if (problem.empty()) problem = "decoding: " + av_failure_text(r);
           return;
         }
         if (frame->ch_layout.nb_channels <= 0 || frame->sample_rate <= 0) {
@@ -158,21 +158,20 @@ AudioResult read_audio_input(const Input& input,
     };
 
     auto packet = make_packet();
+    std::string demux_error;
     while (!stop) {
-      int r = av_read_frame(ctx, packet.get());
-      demuxer.check_interrupt();
-      if (r == AVERROR_EOF) break;
-      if (r < 0) {
-        partial = true;
-        std::string why = take_last_av_log();
-        if (problem.empty()) problem = "demuxing: " + (why.empty() ? av_error_text(r) : why);
+      if (!demuxer.read_packet(packet.get(), demux_error)) {
+        if (!demux_error.empty()) {
+          partial = true;
+          if (problem.empty()) problem = "demuxing: " + demux_error;
+        }
         break;
       }
       if (packet->stream_index == as) {
-        r = avcodec_send_packet(decoder.get(), packet.get());
+        const int r = avcodec_send_packet(decoder.get(), packet.get());
         if (r < 0 && r != AVERROR(EAGAIN)) {
           partial = true;
-          if (problem.empty()) problem = "decoding: " + av_error_text(r);
+          if (problem.empty()) problem = "decoding: " + av_failure_text(r);
         }
       }
       av_packet_unref(packet.get());

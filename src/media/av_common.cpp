@@ -47,6 +47,11 @@ std::string take_last_av_log() {
   return out;
 }
 
+std::string av_failure_text(int code) {
+  std::string why = take_last_av_log();
+  return why.empty() ? av_error_text(code) : why;
+}
+
 void install_av_log() {
   static std::once_flag once;
   std::call_once(once, [] { av_log_set_callback(av_log_to_spdlog); });
@@ -113,6 +118,17 @@ void check_image_header(const std::vector<std::uint8_t>& head, const Limits& lim
     throw Error(Status::too_large, header->format + " header says " + std::to_string(header->width) + "x" +
                                        std::to_string(header->height) + ", over the limit of " +
                                        std::to_string(limits.max_pixels) + " pixels");
+}
+
+bool Demuxer::read_packet(AVPacket* packet, std::string& error) {
+  error.clear();
+  const int r = av_read_frame(ctx_, packet);
+  check_interrupt();
+  if (r >= 0) return true;
+  if (r != AVERROR_EOF) {
+    error = av_failure_text(r);
+  }
+  return false;
 }
 
 int Demuxer::interrupt_cb(void* opaque) {
@@ -208,17 +224,13 @@ void Demuxer::open(const Input& input, const Limits& limits, bool find_stream_in
   if (r < 0) {
     ctx_ = nullptr;  // avformat_open_input freed it; pb_ stays ours (custom IO)
     check_interrupt();
-    std::string why = take_last_av_log();
-    throw Error(Status::decode_error,
-                std::string(format->name) + " demuxer failed: " + (why.empty() ? av_error_text(r) : why));
+    throw Error(Status::decode_error, std::string(format->name) + " demuxer failed: " + av_failure_text(r));
   }
   if (find_stream_info) {
     r = avformat_find_stream_info(ctx_, nullptr);
     check_interrupt();
     if (r < 0) {
-      std::string why = take_last_av_log();
-      throw Error(Status::decode_error,
-                  "reading stream info failed: " + (why.empty() ? av_error_text(r) : why));
+      throw Error(Status::decode_error, "reading stream info failed: " + av_failure_text(r));
     }
   }
 }
@@ -265,9 +277,8 @@ CodecContextPtr open_decoder(const AVStream* stream, int threads) {
   ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
   r = avcodec_open2(ctx.get(), codec, nullptr);
   if (r < 0) {
-    std::string why = take_last_av_log();
-    throw Error(Status::decode_error, std::string("opening the ") + codec->name +
-                                          " decoder failed: " + (why.empty() ? av_error_text(r) : why));
+    throw Error(Status::decode_error,
+                std::string("opening the ") + codec->name + " decoder failed: " + av_failure_text(r));
   }
   return ctx;
 }

@@ -29,6 +29,9 @@ struct Input {
 std::string av_error_text(int code);
 // The last error FFmpeg logged on this thread ("moov atom not found"), then forgotten.
 std::string take_last_av_log();
+// Why a call failed with `code`: the last error FFmpeg logged on this thread, which names the
+// cause, else the code's generic text.
+std::string av_failure_text(int code);
 // Routes FFmpeg's log into spdlog (debug) and remembers errors per thread. Idempotent.
 void install_av_log();
 
@@ -78,6 +81,10 @@ class Demuxer {
   void check_interrupt() const {
     if (deadline_.expired() || deadline_.cancelled()) deadline_.raise();
   }
+  // Reads the next packet of any stream. False at the end of the input, and on a demuxing error,
+  // which `error` then describes (FFmpeg's last error line, else the code's text); `error` is
+  // empty at a clean end. Throws like check_interrupt().
+  bool read_packet(AVPacket* packet, std::string& error);
 
  private:
   struct MemoryReader {

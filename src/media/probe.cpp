@@ -102,23 +102,15 @@ ProbeInfo probe_input(const Input& input, const Limits& limits) {
 
     // Count packets by demuxing everything (cheap: no decoding).
     auto packet = make_packet();
-    std::int64_t seen = 0;
-    for (;;) {
-      int r = av_read_frame(ctx, packet.get());
-      if ((++seen & 63) == 0 || r == AVERROR_EXIT) demuxer.check_interrupt();
-      if (r == AVERROR_EOF) break;
-      if (r < 0) {
-        demuxer.check_interrupt();
-        std::string why = take_last_av_log();
-        info.warnings.push_back("partial_demux: " + (why.empty() ? av_error_text(r) : why));
-        break;
-      }
+    std::string demux_error;
+    while (demuxer.read_packet(packet.get(), demux_error)) {
       if (packet->stream_index == vs)
         ++info.frames;
       else if (packet->stream_index == as)
         ++info.audio_packets;
       av_packet_unref(packet.get());
     }
+    if (!demux_error.empty()) info.warnings.push_back("partial_demux: " + demux_error);
 
     if (vs >= 0 &&
         (is_image_demuxer(ctx->iformat) ||

@@ -189,7 +189,7 @@ VideoResult read_video_input(const Input& input, const FrameSelection& selection
         if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
         if (r < 0) {
           ++decode_errors;
-          if (problem.empty()) problem = "decoding: " + av_error_text(r);
+          if (problem.empty()) problem = "decoding: " + av_failure_text(r);
           return;
         }
         handle_frame(frame.get());
@@ -221,15 +221,14 @@ VideoResult read_video_input(const Input& input, const FrameSelection& selection
     };
 
     bool partial = false;
+    std::string demux_error;
     while (!done()) {
       if (check_seek) maybe_seek();
-      int r = av_read_frame(ctx, packet.get());
-      demuxer.check_interrupt();
-      if (r == AVERROR_EOF) break;
-      if (r < 0) {
-        partial = true;
-        std::string why = take_last_av_log();
-        if (problem.empty()) problem = "demuxing: " + (why.empty() ? av_error_text(r) : why);
+      if (!demuxer.read_packet(packet.get(), demux_error)) {
+        if (!demux_error.empty()) {
+          partial = true;
+          if (problem.empty()) problem = "demuxing: " + demux_error;
+        }
         break;
       }
       if (packet->stream_index != vs) {
@@ -245,14 +244,11 @@ VideoResult read_video_input(const Input& input, const FrameSelection& selection
       if (!every_frame && packet->pts != AV_NOPTS_VALUE && k < targets.size())
         needed = static_cast<double>(packet->pts - start) * tb >= targets[k] - eps;
       decoder->skip_frame = needed ? AVDISCARD_DEFAULT : AVDISCARD_NONREF;
-      r = avcodec_send_packet(decoder.get(), packet.get());
+      const int r = avcodec_send_packet(decoder.get(), packet.get());
       av_packet_unref(packet.get());
       if (r < 0 && r != AVERROR(EAGAIN)) {
         ++decode_errors;
-        if (problem.empty()) {
-          std::string why = take_last_av_log();
-          problem = "decoding: " + (why.empty() ? av_error_text(r) : why);
-        }
+        if (problem.empty()) problem = "decoding: " + av_failure_text(r);
       }
       drain();
     }

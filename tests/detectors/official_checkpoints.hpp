@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dfscan/checkpoint.hpp"
+#include "dfscan/detector.hpp"
 #include "dfscan/model_file.hpp"
 
 namespace dfscan::test {
@@ -72,6 +73,21 @@ inline void expect_same_weights(const std::filesystem::path& pth, const std::fil
     EXPECT_TRUE(torch::equal(tensor, expected.to(tensor.scalar_type()))) << name;
     file.release_pages(tensor.data_ptr(), tensor.nbytes());
   }
+}
+
+// Makes the generator's checkpoint (`generator`: ed, vae) as dir/<generator>.pth and imports it
+// strictly as `arch` into `model`: nothing may be left over, and every tensor must arrive unchanged.
+// Use through ASSERT_NO_FATAL_FAILURE.
+inline void import_official(const std::string& generator, const std::string& arch, const BuildTempDir& dir,
+                            const std::filesystem::path& model) {
+  const auto pth = dir.path / (generator + ".pth");
+  ASSERT_TRUE(run_generator(generator, {"-o", pth.string()}));
+  ImportOptions options;
+  options.arch = arch;
+  options.strict = true;
+  const auto result = import_checkpoint(pth, model, options);
+  EXPECT_TRUE(result.unexpected_keys.empty());
+  expect_same_weights(pth, model);
 }
 
 }  // namespace dfscan::test

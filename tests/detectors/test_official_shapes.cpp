@@ -37,16 +37,8 @@ std::string import_error(const fs::path& src, const fs::path& out, bool strict) 
 TEST(OfficialShapes, EdImportsAndLoadsStrictly) {
   DFSCAN_NEED_GENERATOR("ed");
   test::BuildTempDir tmp;
-  const auto pth = tmp.path / "ed.pth";
   const auto model = tmp.path / "ed.safetensors";
-  ASSERT_TRUE(test::run_generator("ed", {"-o", pth.string()}));
-
-  ImportOptions options;
-  options.arch = "genconvit-ed";
-  options.strict = true;
-  const auto result = import_checkpoint(pth, model, options);
-  EXPECT_TRUE(result.unexpected_keys.empty());
-  test::expect_same_weights(pth, model);
+  ASSERT_NO_FATAL_FAILURE(test::import_official("ed", "genconvit-ed", tmp, model));
 
   // The configuration came from the shapes alone: the published convnext_tiny and swin_tiny.
   auto detector = Detector::load(model.string(), c10::Device(c10::kCPU));

@@ -17,16 +17,8 @@ TEST(OfficialShapesSlow, VaeImportsAndLoadsStrictly) {
   const std::string why = test::generator_unavailable("vae");
   if (!why.empty()) GTEST_SKIP() << "cannot make checkpoints: " << why;
   test::BuildTempDir tmp;
-  const auto pth = tmp.path / "vae.pth";
   const auto model = tmp.path / "vae.safetensors";
-  ASSERT_TRUE(test::run_generator("vae", {"-o", pth.string()}));
-
-  ImportOptions options;
-  options.arch = "genconvit-vae";
-  options.strict = true;
-  const auto result = import_checkpoint(pth, model, options);
-  EXPECT_TRUE(result.unexpected_keys.empty());
-  test::expect_same_weights(pth, model);
+  ASSERT_NO_FATAL_FAILURE(test::import_official("vae", "genconvit-vae", tmp, model));
 
   auto detector = Detector::load(model.string(), c10::Device(c10::kCPU));
   const auto& config = detector.manifest()["config"];

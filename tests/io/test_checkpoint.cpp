@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "../common/expect_error.hpp"
 #include "dfscan/checkpoint.hpp"
 #include "dfscan/status.hpp"
 
@@ -18,25 +19,12 @@ using dfscan::Status;
 using dfscan::io::load_into;
 using dfscan::io::read_pth;
 using dfscan::io::StateDict;
+using dfscan::test::expect_error;
 
 namespace {
 
 fs::path fixture(const std::string& name) {
   return fs::path(DFSCAN_SOURCE_DIR) / "tests/data/io" / name;
-}
-
-// Runs `f`, expecting a dfscan::Error whose one-line message contains `needle`.
-template <typename F>
-void expect_error(F&& f, const std::string& needle, Status status) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one containing: " << needle;
-  } catch (const Error& e) {
-    std::string what = e.what();
-    EXPECT_NE(what.find(needle), std::string::npos) << what;
-    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
-    EXPECT_EQ(e.status(), status) << what;
-  }
 }
 
 struct Net : torch::nn::Module {

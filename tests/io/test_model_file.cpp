@@ -11,6 +11,7 @@
 #include <random>
 #include <sstream>
 
+#include "../common/expect_error.hpp"
 #include "../common/scoped_temp_dir.hpp"
 #include "dfscan/model_file.hpp"
 #include "dfscan/status.hpp"
@@ -18,6 +19,7 @@
 namespace fs = std::filesystem;
 using dfscan::Error;
 using dfscan::Status;
+using dfscan::test::expect_error;
 using namespace dfscan::io;
 using nlohmann::json;
 
@@ -77,19 +79,6 @@ void expect_same(const StateDict& a, const StateDict& b) {
     ASSERT_TRUE(b.contains(k)) << k;
     EXPECT_EQ(b.at(k).scalar_type(), v.scalar_type()) << k;
     EXPECT_TRUE(b.at(k).equal(v)) << k;
-  }
-}
-
-template <typename F>
-void expect_error(F&& f, const std::string& needle, Status status) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one containing: " << needle;
-  } catch (const Error& e) {
-    std::string what = e.what();
-    EXPECT_NE(what.find(needle), std::string::npos) << what;
-    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
-    EXPECT_EQ(e.status(), status) << what;
   }
 }
 
