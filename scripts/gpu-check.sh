@@ -164,7 +164,7 @@ say "configure rc=$cfg_rc"
 build_rc=1
 if [ $cfg_rc -eq 0 ]; then
   # The CLI and the tests ctest -L "parity|gpu" runs (TARGETS overrides; "all" builds everything).
-  WANT=${TARGETS:-"dfscan dfscan_cli test_audio_frontend test_detectors test_official_shapes test_io_parity test_nn_parity test_swin test_train_gpu test_distributed_one_rank_cuda"}
+  WANT=${TARGETS:-"dfscan dfscan_cli test_audio_frontend test_detectors test_official_shapes test_io_parity test_nn_parity test_swin test_train_gpu test_device_copy_gpu test_distributed_one_rank_cuda"}
   BUILD_TARGETS=()
   if [ "$WANT" != all ]; then
     KNOWN=$(ninja -C "$BUILD" -t targets all 2>/dev/null | sed 's/:.*//')

@@ -128,7 +128,8 @@ at::Tensor Detector::logits(const std::vector<at::Tensor>& inputs, int batch_siz
     const auto end = std::min(inputs.size(), i + static_cast<size_t>(batch_size));
     const std::vector<at::Tensor> chunk(inputs.begin() + static_cast<std::ptrdiff_t>(i),
                                         inputs.begin() + static_cast<std::ptrdiff_t>(end));
-    outputs.push_back(forward_on_device(*impl_, torch::stack(chunk)).to(torch::kFloat));
+    outputs.push_back(
+        forward_on_device(*impl_, detectors::stack_for(chunk, impl_->device)).to(torch::kFloat));
   }
   return torch::cat(outputs).to(torch::kCPU);
 }

@@ -38,6 +38,22 @@ at::Tensor to_device(const at::Tensor& host, const c10::Device& device, bool pin
 #endif
 }
 
+at::Tensor stack_for(const std::vector<at::Tensor>& items, const c10::Device& device) {
+#if DFSCAN_TORCH_CUDA
+  if (device.is_cuda() && !items.empty() && items.front().device().is_cpu()) {
+    std::vector<int64_t> sizes{static_cast<int64_t>(items.size())};
+    const auto item = items.front().sizes();
+    sizes.insert(sizes.end(), item.begin(), item.end());
+    auto batch = at::empty(sizes, items.front().options().pinned_memory(true));
+    at::stack_out(batch, items, 0);
+    return batch;
+  }
+#else
+  (void)device;
+#endif
+  return torch::stack(items);
+}
+
 bool to_channels_last(torch::nn::Module& net) {
   torch::NoGradGuard no_grad;
   bool any = false;

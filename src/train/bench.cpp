@@ -254,16 +254,20 @@ void bench_training(Network& n, const BenchOptions& o, const c10::Device& device
 }
 
 // The scan pipeline's inference stage, fed by a synthetic tensor source in place of decoding and
-// face cropping: worker threads hand over fresh uint8 [B,S,S,3] batches in pageable memory; this
-// thread copies each to the device (pinned and asynchronous, or an ordinary copy), converts and
-// normalises it there, and runs the network, waiting for the device only at the end of a repeat.
+// face cropping: worker threads hand over fresh uint8 [B,S,S,3] batches, page-locked for the pinned
+// rows and pageable otherwise; this thread copies each to the device (asynchronously from pinned
+// memory, or an ordinary copy), converts and normalises it there, and runs the network, waiting
+// for the device only at the end of a repeat.
 void bench_pipeline(Network& n, const BenchOptions& o, const c10::Device& device, BenchRow& row) {
   n.net->eval();
   const auto precision = autocast_precision(row.dtype);
   train::check_precision(precision, device);
   torch::manual_seed(0);
   const auto crops = torch::randint(0, 256, {row.batch, n.input_size, n.input_size, 3}, torch::kUInt8);
-  const auto produce = [&](std::size_t) { return crops.clone(); };  // new memory, as a decoder's
+  // New memory for every batch, as a decoder's. Pinned by the worker, as PyTorch's DataLoader pins
+  // off the main thread: the thread that launches the network then only queues an asynchronous
+  // copy, with no staging pass over the batch (pinned rows exist only on CUDA).
+  const auto produce = [&](std::size_t) { return row.pinned ? crops.pin_memory() : crops.clone(); };
   c10::InferenceMode inference;
   train::AutocastGuard autocast(precision);
   const auto consume = [&](std::size_t, at::Tensor&& batch) {

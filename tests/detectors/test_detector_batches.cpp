@@ -1,5 +1,6 @@
 // Detector::logits over a list of inputs: any batch size gives the one-batch result, in input
-// order, and empty input or a batch size below 1 is an error. to_device leaves CPU tensors alone.
+// order, and empty input or a batch size below 1 is an error. to_device leaves CPU tensors alone;
+// stack_for is a plain stack there (its CUDA side: test_device_copy_gpu).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -38,4 +39,16 @@ TEST(DetectorBatches, ToDeviceLeavesCpuTensorsAlone) {
   const auto t = torch::arange(6, torch::kUInt8);
   EXPECT_TRUE(dfscan::detectors::to_device(t, c10::Device(c10::kCPU)).is_same(t));
   EXPECT_TRUE(dfscan::detectors::to_device(t, c10::Device(c10::kCPU), /*pinned=*/false).is_same(t));
+}
+
+TEST(DetectorBatches, StackForTheCpuIsAPlainStack) {
+  torch::manual_seed(5);
+  const std::vector<at::Tensor> items{torch::randn({3, 4, 5}), torch::randn({3, 4, 5}),
+                                      torch::randn({3, 4, 5})};
+  const auto batch = dfscan::detectors::stack_for(items, c10::Device(c10::kCPU));
+  EXPECT_TRUE(torch::equal(batch, torch::stack(items)));
+  EXPECT_FALSE(batch.is_pinned());
+  EXPECT_THROW(dfscan::detectors::stack_for({torch::zeros({2}), torch::zeros({3})}, c10::Device(c10::kCPU)),
+               c10::Error)
+      << "items of different shapes";
 }
