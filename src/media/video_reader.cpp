@@ -208,14 +208,15 @@ VideoResult read_video_input(const Input& input, const FrameSelection& selection
       if (i < 0) return;
       const AVIndexEntry* key = avformat_index_get_entry(st, i);
       if (!key) return;
-      if (demuxed_any ? (last_key != AV_NOPTS_VALUE && key->timestamp <= last_key)
-                      : i == 0 || key->timestamp <= start)
+      // A copy: seeking may grow the index and move its entries (a fuzzer find, in matroska).
+      const std::int64_t key_ts = key->timestamp;
+      if (demuxed_any ? (last_key != AV_NOPTS_VALUE && key_ts <= last_key) : i == 0 || key_ts <= start)
         return;
       // Seek by the target's presentation time: index entries hold decode times, which mov's
       // seek does not take (with B-frames they come before the keyframe's pts).
       if (av_seek_frame(ctx, vs, ts, AVSEEK_FLAG_BACKWARD) >= 0) {
         avcodec_flush_buffers(decoder.get());
-        last_key = key->timestamp;
+        last_key = key_ts;
         demuxed_any = true;
       }
     };

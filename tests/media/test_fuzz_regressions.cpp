@@ -23,17 +23,22 @@ TEST(FuzzRegressions, EveryCrashInputGetsAStatus) {
     ++inputs;
     std::ifstream in(entry.path(), std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // The fuzzer's settings (tests/fuzz/fuzz_media.cpp): some finds need its single decoding thread.
     Limits limits;
+    limits.max_pixels = 4096 * 4096;
     limits.deadline_seconds = 10;
     detail::Input input{"memory", reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()};
     auto p = detail::probe_input(input, limits);
     EXPECT_EQ(p.status, probe(entry.path().string(), limits).status);
     VideoOptions video;
     video.limits = limits;
+    video.threads = 1;
     detail::read_video_input(
         input, FrameSelection::uniform(3), [](Frame&&) { return true; }, video);
     AudioOptions audio;
     audio.limits = limits;
+    audio.window = 4096;
+    audio.max_seconds = 30.0;
     detail::read_audio_input(
         input, [](const float*, std::size_t, double) { return true; }, audio);
     auto image = read_image(entry.path().string(), limits);
