@@ -125,9 +125,7 @@ bool Demuxer::read_packet(AVPacket* packet, std::string& error) {
   const int r = av_read_frame(ctx_, packet);
   check_interrupt();
   if (r >= 0) return true;
-  if (r != AVERROR_EOF) {
-    error = av_failure_text(r);
-  }
+  if (r != AVERROR_EOF) error = av_failure_text(r);
   return false;
 }
 
