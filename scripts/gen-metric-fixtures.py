@@ -83,6 +83,31 @@ def min_tdcf_2019(labels, scores, tar_asv, non_asv, spoof_asv):
             "p_miss_spoof_asv": float(p_miss_spoof_asv)}
 
 
+def min_tdcf_2021(labels, scores, tar_asv, non_asv, spoof_asv):
+    """ASVspoof 2021's revised t-DCF (tDCF_python_v2; the 2021 eval package's eval_metrics.compute_tDCF)
+    re-implemented: the same ASV operating point as 2019; C0, C1, C2 from the tandem system's costs;
+    normalised by the t-DCF without a countermeasure, C0 + min(C1, C2)."""
+    p_spoof = 0.05
+    cost = {"Pspoof": p_spoof, "Ptar": (1 - p_spoof) * 0.99, "Pnon": (1 - p_spoof) * 0.01,
+            "Cmiss": 1, "Cfa": 10, "Cfa_spoof": 10}
+    frr, far, thr = det_curve(tar_asv, non_asv)
+    k = int(np.argmin(np.abs(frr - far)))
+    asv_threshold = float(thr[k])
+    p_fa_asv = np.sum(non_asv >= asv_threshold) / non_asv.size
+    p_miss_asv = np.sum(tar_asv < asv_threshold) / tar_asv.size
+    p_fa_spoof_asv = np.sum(spoof_asv >= asv_threshold) / spoof_asv.size
+    c0 = cost["Ptar"] * cost["Cmiss"] * p_miss_asv + cost["Pnon"] * cost["Cfa"] * p_fa_asv
+    c1 = cost["Ptar"] * cost["Cmiss"] - (cost["Ptar"] * cost["Cmiss"] * p_miss_asv +
+                                         cost["Pnon"] * cost["Cfa"] * p_fa_asv)
+    c2 = cost["Pspoof"] * cost["Cfa_spoof"] * p_fa_spoof_asv
+    assert c0 >= 0 and c1 >= 0 and c2 >= 0
+    p_miss_cm, p_fa_cm, cm_thr = det_curve(1.0 - scores[labels == 0], 1.0 - scores[labels == 1])
+    curve = (c0 + c1 * p_miss_cm + c2 * p_fa_cm) / (c0 + np.minimum(c1, c2))
+    i = int(np.argmin(curve))
+    return {"min_tdcf": float(curve[i]), "min_tdcf_threshold": float(1.0 - cm_thr[i]),
+            "c0": float(c0), "c1": float(c1), "c2": float(c2), "p_fa_spoof_asv": float(p_fa_spoof_asv)}
+
+
 def or_none(fn):
     try:
         return float(fn())
@@ -199,7 +224,7 @@ def main():
     grouped = case("grouped_cli", labels, scores, threshold=0.5, groups=groups)
     cases.append(grouped)
 
-    # min t-DCF (2019): synthetic ASV scores (target / non-target / spoof trials) and CM scores.
+    # min t-DCF (2019 and 2021): synthetic ASV scores (target / non-target / spoof trials) and CM scores.
     tdcf_cases = []
     for name, n_asv, decimals in [("tdcf_continuous", (300, 200, 250), None), ("tdcf_ties", (120, 90, 100), 1)]:
         tar = rng.normal(3.0, 1.2, n_asv[0])
@@ -211,7 +236,8 @@ def main():
             tar, non, spf, scores = (np.round(v, decimals) for v in (tar, non, spf, scores))
         tdcf_cases.append({"name": name, "labels": labels.tolist(), "scores": scores.tolist(),
                            "asv": {"target": tar.tolist(), "nontarget": non.tolist(), "spoof": spf.tolist()},
-                           "expected": min_tdcf_2019(labels, scores, tar, non, spf)})
+                           "expected": min_tdcf_2019(labels, scores, tar, non, spf),
+                           "expected_2021": min_tdcf_2021(labels, scores, tar, non, spf)})
     probit = [{"p": p, "x": float(scipy.stats.norm.ppf(p))}
               for p in (1e-6, 1e-3, 0.01, 0.02425, 0.1, 0.3, 0.5, 0.7, 0.9, 0.97575, 0.99, 0.999, 1 - 1e-6)]
 

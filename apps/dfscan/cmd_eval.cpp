@@ -4,6 +4,7 @@
 //   dfscan eval merge SHARD.csv...                   the shards of a --dataset --shard I/N run
 // All three compute the same document (schema dfscan.eval/1), print it as a table or JSON, and with
 // --report DIR save report.json and a self-contained report.html.
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -50,6 +51,8 @@ struct MetricArgs {
   std::vector<std::string> group_by;  // empty: every group column (see group_columns)
   std::string video_key;              // empty: "video" or "sequence" when present
   std::string asv_scores;
+  std::string tdcf = "auto";  // auto, 2019 or 2021
+  std::vector<double> c012;   // the 2021 package's pre-computed C0, C1, C2
   std::string report_dir;
 };
 
@@ -84,7 +87,7 @@ std::string pad(std::string s, std::size_t width) {
 
 void print_text_report(std::ostream& os, const eval::Report& r) {
   struct Row {
-    const char* key;
+    std::string key;
     Metric metric;
   };
   std::vector<Row> rows = {{"auc", r.auc},
@@ -97,7 +100,9 @@ void print_text_report(std::ostream& os, const eval::Report& r) {
                            {"tpr_at_fpr_1pct", r.tpr_at_fpr},
                            {"tpr_at_fpr_1pct_threshold", r.tpr_at_fpr_threshold}};
   if (r.tdcf) {
-    rows.push_back({"min_tdcf", r.tdcf->min_tdcf});
+    rows.push_back(
+        {r.tdcf->edition == eval::TdcfEdition::asvspoof2019 ? "min_tdcf (2019)" : "min_tdcf (2021)",
+         r.tdcf->min_tdcf});
     rows.push_back({"min_tdcf_threshold", r.tdcf->threshold});
     rows.push_back({"asv_eer", r.tdcf->asv_eer});
   }
@@ -207,6 +212,20 @@ struct Evaluation {
   int exit_code = kExitOk;
 };
 
+// --tdcf: the formula of the scores' own evaluation (CONVENTIONS: 2019 for ASVspoof 2019 LA, 2021
+// for 2021 LA), told by the source column `dfscan eval --dataset asvspoof2021` writes; given C012
+// are 2021's by definition; 2019 otherwise.
+eval::TdcfEdition tdcf_edition(const MetricArgs& m, const eval::ScoreTable& table) {
+  if (m.tdcf == "2019") return eval::TdcfEdition::asvspoof2019;
+  if (m.tdcf == "2021" || !m.c012.empty()) return eval::TdcfEdition::asvspoof2021;
+  const auto& columns = table.extra_columns;
+  if (table.labels.empty() || std::find(columns.begin(), columns.end(), "source") == columns.end())
+    return eval::TdcfEdition::asvspoof2019;
+  for (const auto& source : eval::column_values(table, "source"))
+    if (source.rfind("asvspoof2021", 0) != 0) return eval::TdcfEdition::asvspoof2019;
+  return eval::TdcfEdition::asvspoof2021;
+}
+
 Evaluation evaluate_table(const eval::ScoreTable& table, const MetricArgs& m, json config, json inputs) {
   Evaluation ev;
 
@@ -228,6 +247,8 @@ Evaluation evaluate_table(const eval::ScoreTable& table, const MetricArgs& m, js
   options.bootstrap.seed = m.seed;
   options.bootstrap.stratified = !m.no_stratify;
   if (!m.asv_scores.empty()) options.asv = eval::read_asv_scores(m.asv_scores);
+  if (!m.c012.empty()) options.c012 = eval::TdcfCoefficients{m.c012[0], m.c012[1], m.c012[2]};
+  options.tdcf_edition = tdcf_edition(m, table);
 
   // Levels: per file (the scores as given), per frame (each face crop), per video (mean per video id).
   ev.file_report = eval::evaluate(table.labels, table.scores, options);
@@ -374,6 +395,8 @@ int print_evaluation(const Evaluation& ev, const MetricArgs& m, const eval::Scor
 }
 
 int run_eval(EvalArgs& a) {
+  if (!a.metrics.c012.empty() && a.metrics.tdcf == "2019")
+    throw CLI::ValidationError("--c012", "C0, C1 and C2 are the 2021 formula's weights; drop --tdcf 2019");
   const bool by_dataset = !a.dataset.dataset.empty();
   if (by_dataset == !a.score_files.empty())
     throw CLI::ValidationError("--scores/--dataset",
@@ -433,7 +456,18 @@ void add_metric_options(CLI::App& sub, MetricArgs& m) {
                  "Column naming each sample's video, for video-level metrics (default: video or sequence; "
                  "for a face-crop cache index use source)");
   sub.add_option("--asv-scores", m.asv_scores,
-                 "ASVspoof 2019 LA ASV score file (SOURCE KEY SCORE): also compute min t-DCF (2019 formula)");
+                 "ASV score file (SOURCE KEY SCORE, as ASVspoof 2019 LA ships it): also compute min t-DCF");
+  sub.add_option(
+         "--tdcf", m.tdcf,
+         "min t-DCF formula: 2019, 2021, or auto (2021 for scores of asvspoof2021 data or with --c012, "
+         "else 2019)")
+      ->check(CLI::IsMember({"auto", "2019", "2021"}))
+      ->capture_default_str();
+  sub.add_option("--c012", m.c012,
+                 "C0,C1,C2 of the 2021 formula (the ASVspoof 2021 package's pre-computed pooled weights): "
+                 "min t-DCF without ASV scores")
+      ->delimiter(',')
+      ->expected(3);
   sub.add_option("--report", m.report_dir, "Write report.json and a self-contained report.html into DIR");
 }
 

@@ -95,6 +95,10 @@ struct AsvScores {
 // spoof) in the second field and the score in the last. Throws dfscan::Error naming file and line.
 AsvScores read_asv_scores(const std::string& file);
 
+// Which evaluation's t-DCF: the ASVspoof 2019 plan's (t-DCF v1) or the revised one ASVspoof 2021
+// ranked by ("tDCF_python_v2"). Their values are not comparable.
+enum class TdcfEdition { asvspoof2019, asvspoof2021 };
+
 // The cost model of the ASVspoof 2019 evaluation plan (t-DCF v1).
 struct TdcfCostModel {
   double p_spoof = 0.05;
@@ -104,13 +108,28 @@ struct TdcfCostModel {
   double c_miss_cm = 1, c_fa_cm = 10;
 };
 
+// The cost model of the ASVspoof 2021 evaluation package (costs of the tandem system's errors).
+struct TdcfCostModel2021 {
+  double p_spoof = 0.05;
+  double p_target = (1 - 0.05) * 0.99;
+  double p_nontarget = (1 - 0.05) * 0.01;
+  double c_miss = 1, c_fa = 10, c_fa_spoof = 10;
+};
+
+// The 2021 t-DCF's weights: t-DCF(t) = C0 + C1 Pmiss_cm(t) + C2 Pfa_cm(t). The 2021 package ships
+// them pre-computed per subset (`*-C012-*.npy`), so that a countermeasure needs no ASV scores.
+struct TdcfCoefficients {
+  double c0 = 0, c1 = 0, c2 = 0;
+};
+
 struct TandemDcf {
+  TdcfEdition edition = TdcfEdition::asvspoof2019;
   Metric min_tdcf;       // normalised, minimum over every CM threshold of the DET curve
   Metric threshold;      // the CM threshold reaching it, on the P(fake) scale
-  Metric asv_eer;        // EER of the ASV system (target vs non-target)
+  Metric asv_eer;        // EER of the ASV system (target vs non-target); undefined from given C012
   Metric asv_threshold;  // its EER threshold, the fixed ASV operating point
-  double p_fa_asv = 0, p_miss_asv = 0, p_miss_spoof_asv = 0;
-  double c1 = 0, c2 = 0;
+  double p_fa_asv = 0, p_miss_asv = 0, p_miss_spoof_asv = 0, p_fa_spoof_asv = 0;
+  double c0 = 0, c1 = 0, c2 = 0;  // c0 stays 0 in the 2019 formula
 };
 
 // min t-DCF of the ASVspoof 2019 evaluation (t-DCF v1): the ASV operating point is the ASV system's
@@ -121,11 +140,23 @@ struct TandemDcf {
 TandemDcf min_tdcf_2019(const std::vector<int>& labels, const std::vector<double>& scores,
                         const AsvScores& asv, const TdcfCostModel& cost = {});
 
+// min t-DCF of the ASVspoof 2021 evaluation, the ASV operating point as in 2019:
+// C0 = Ptar Cmiss Pmiss_asv + Pnon Cfa Pfa_asv, C1 = Ptar Cmiss - C0, C2 = Pspoof Cfa_spoof Pfa_spoof_asv;
+// t-DCF(t) = (C0 + C1 Pmiss_cm(t) + C2 Pfa_cm(t)) / (C0 + min(C1, C2)). Undefined as in 2019.
+TandemDcf min_tdcf_2021(const std::vector<int>& labels, const std::vector<double>& scores,
+                        const AsvScores& asv, const TdcfCostModel2021& cost = {});
+// The same from given weights (the package's pre-computed C012 for the pooled condition).
+TandemDcf min_tdcf_2021(const std::vector<int>& labels, const std::vector<double>& scores,
+                        const TdcfCoefficients& c012);
+
 struct EvalOptions {
   double threshold = 0.5;
   double max_fpr = 0.01;  // for tpr_at_fpr
   BootstrapOptions bootstrap;
-  std::optional<AsvScores> asv;  // when set, evaluate() also computes min t-DCF (2019)
+  // min t-DCF, when `asv` or (2021 only) `c012` is set.
+  TdcfEdition tdcf_edition = TdcfEdition::asvspoof2019;
+  std::optional<AsvScores> asv;
+  std::optional<TdcfCoefficients> c012;
 };
 
 struct Report {
@@ -133,7 +164,7 @@ struct Report {
   double threshold = 0.5;
   Metric auc, ap, eer, eer_threshold, log_loss, accuracy, balanced_accuracy, tpr_at_fpr, tpr_at_fpr_threshold;
   Confusion confusion;
-  std::optional<TandemDcf> tdcf;  // when EvalOptions::asv was given
+  std::optional<TandemDcf> tdcf;  // when EvalOptions::asv or c012 was given
   // Keys "auc", "ap", "eer", "accuracy" when bootstrap.resamples > 0.
   std::map<std::string, Interval> intervals;
 };

@@ -372,45 +372,57 @@ AsvScores read_asv_scores(const std::string& file) {
   return out;
 }
 
-TandemDcf min_tdcf_2019(const std::vector<int>& labels, const std::vector<double>& scores,
-                        const AsvScores& asv, const TdcfCostModel& cost) {
-  validate_samples(labels, scores);
-  TandemDcf out;
-  auto undefined = [&](const std::string& why) {
-    out.min_tdcf = out.threshold = Metric::undefined(why);
-    if (!out.asv_eer.defined()) out.asv_eer = out.asv_threshold = Metric::undefined(why);
-    return out;
-  };
-  if (asv.target.empty() || asv.nontarget.empty() || asv.spoof.empty())
-    return undefined("the ASV scores need target, nontarget and spoof trials");
-  // The ASV system works at its own EER threshold.
-  const auto asv_det = det_curve(asv.target, asv.nontarget);
-  const auto [asv_eer, asv_threshold] = det_eer(asv_det);
+namespace {
+
+TandemDcf undefined_tdcf(TandemDcf out, const std::string& why) {
+  out.min_tdcf = out.threshold = Metric::undefined(why);
+  if (!out.asv_eer.defined()) out.asv_eer = out.asv_threshold = Metric::undefined(why);
+  return out;
+}
+
+// The ASV system's fixed operating point, its own EER threshold, and its error rates there.
+// False when a trial type is missing.
+bool asv_operating_point(const AsvScores& asv, TandemDcf& out) {
+  if (asv.target.empty() || asv.nontarget.empty() || asv.spoof.empty()) return false;
+  const auto [asv_eer, asv_threshold] = det_eer(det_curve(asv.target, asv.nontarget));
   out.asv_eer = Metric::of(asv_eer);
   out.asv_threshold = Metric::of(asv_threshold);
   out.p_fa_asv = fraction(asv.nontarget, [&](double s) { return s >= asv_threshold; });
   out.p_miss_asv = fraction(asv.target, [&](double s) { return s < asv_threshold; });
   out.p_miss_spoof_asv = fraction(asv.spoof, [&](double s) { return s < asv_threshold; });
+  out.p_fa_spoof_asv = fraction(asv.spoof, [&](double s) { return s >= asv_threshold; });
+  return true;
+}
 
-  std::vector<double> bona, spoof;  // CM scores: bona fide = real, 1 - P(fake)
+// Both editions' last step: the minimum of (C0 + C1 Pmiss_cm(t) + C2 Pfa_cm(t)) / norm over the CM's
+// DET curve (bona fide = real, scored 1 - P(fake)), and the CM threshold reaching it.
+TandemDcf minimise_tdcf(const std::vector<int>& labels, const std::vector<double>& scores, double norm,
+                        TandemDcf out) {
+  std::vector<double> bona, spoof;
   for (std::size_t i = 0; i < labels.size(); ++i) (labels[i] ? spoof : bona).push_back(1.0 - scores[i]);
   if (bona.empty() || spoof.empty())
-    return undefined(labels.empty() ? detail::kNoSamplesReason
-                                    : std::string(detail::kOneClassReason) +
-                                          (bona.empty() ? " (no real samples)" : " (no fake samples)"));
+    return undefined_tdcf(out, labels.empty()
+                                   ? detail::kNoSamplesReason
+                                   : std::string(detail::kOneClassReason) +
+                                         (bona.empty() ? " (no real samples)" : " (no fake samples)"));
   if (std::set<double>(scores.begin(), scores.end()).size() < 3)
-    return undefined("fewer than 3 distinct scores: t-DCF needs soft scores, not decisions");
-  out.c1 = cost.p_target * (cost.c_miss_cm - cost.c_miss_asv * out.p_miss_asv) -
-           cost.p_nontarget * cost.c_fa_asv * out.p_fa_asv;
-  out.c2 = cost.c_fa_cm * cost.p_spoof * (1 - out.p_miss_spoof_asv);
-  if (out.c1 < 0 || out.c2 < 0) return undefined("a t-DCF cost weight is negative (C1 or C2 < 0)");
-  if (std::min(out.c1, out.c2) == 0) return undefined("a t-DCF cost weight is zero (C1 or C2 = 0)");
+    return undefined_tdcf(out, "fewer than 3 distinct scores: t-DCF needs soft scores, not decisions");
+  if (!std::isfinite(out.c0) || !std::isfinite(out.c1) || !std::isfinite(out.c2))
+    return undefined_tdcf(out, "a t-DCF cost weight is not a finite number");
+  if (out.c0 < 0 || out.c1 < 0 || out.c2 < 0)
+    return undefined_tdcf(out, out.edition == TdcfEdition::asvspoof2019
+                                   ? "a t-DCF cost weight is negative (C1 or C2 < 0)"
+                                   : "a t-DCF cost weight is negative (C0, C1 or C2 < 0)");
+  if (norm == 0)
+    return undefined_tdcf(out, out.edition == TdcfEdition::asvspoof2019
+                                   ? "a t-DCF cost weight is zero (C1 or C2 = 0)"
+                                   : "the t-DCF of no countermeasure, C0 + min(C1, C2), is zero");
   const auto cm = det_curve(bona, spoof);
-  const double norm = std::min(out.c1, out.c2);
   std::size_t best = 0;
   double best_value = 0;
   for (std::size_t k = 0; k < cm.frr.size(); ++k) {
-    const double value = (out.c1 * cm.frr[k] + out.c2 * cm.far[k]) / norm;
+    // The scorers' order of operations, so that values match them to the last bit.
+    const double value = (out.c0 + out.c1 * cm.frr[k] + out.c2 * cm.far[k]) / norm;
     if (k == 0 || value < best_value) {
       best = k;
       best_value = value;
@@ -419,6 +431,46 @@ TandemDcf min_tdcf_2019(const std::vector<int>& labels, const std::vector<double
   out.min_tdcf = Metric::of(best_value);
   out.threshold = Metric::of(1.0 - cm.thresholds[best]);
   return out;
+}
+
+constexpr const char* kAsvTrialsReason = "the ASV scores need target, nontarget and spoof trials";
+
+}  // namespace
+
+TandemDcf min_tdcf_2019(const std::vector<int>& labels, const std::vector<double>& scores,
+                        const AsvScores& asv, const TdcfCostModel& cost) {
+  validate_samples(labels, scores);
+  TandemDcf out;
+  out.edition = TdcfEdition::asvspoof2019;
+  if (!asv_operating_point(asv, out)) return undefined_tdcf(out, kAsvTrialsReason);
+  out.c1 = cost.p_target * (cost.c_miss_cm - cost.c_miss_asv * out.p_miss_asv) -
+           cost.p_nontarget * cost.c_fa_asv * out.p_fa_asv;
+  out.c2 = cost.c_fa_cm * cost.p_spoof * (1 - out.p_miss_spoof_asv);
+  return minimise_tdcf(labels, scores, std::min(out.c1, out.c2), out);
+}
+
+TandemDcf min_tdcf_2021(const std::vector<int>& labels, const std::vector<double>& scores,
+                        const AsvScores& asv, const TdcfCostModel2021& cost) {
+  validate_samples(labels, scores);
+  TandemDcf out;
+  out.edition = TdcfEdition::asvspoof2021;
+  if (!asv_operating_point(asv, out)) return undefined_tdcf(out, kAsvTrialsReason);
+  out.c0 = cost.p_target * cost.c_miss * out.p_miss_asv + cost.p_nontarget * cost.c_fa * out.p_fa_asv;
+  out.c1 = cost.p_target * cost.c_miss - out.c0;
+  out.c2 = cost.p_spoof * cost.c_fa_spoof * out.p_fa_spoof_asv;
+  return minimise_tdcf(labels, scores, out.c0 + std::min(out.c1, out.c2), out);
+}
+
+TandemDcf min_tdcf_2021(const std::vector<int>& labels, const std::vector<double>& scores,
+                        const TdcfCoefficients& c012) {
+  validate_samples(labels, scores);
+  TandemDcf out;
+  out.edition = TdcfEdition::asvspoof2021;
+  out.asv_eer = out.asv_threshold = Metric::undefined("C0, C1 and C2 were given, not ASV scores");
+  out.c0 = c012.c0;
+  out.c1 = c012.c1;
+  out.c2 = c012.c2;
+  return minimise_tdcf(labels, scores, out.c0 + std::min(out.c1, out.c2), out);
 }
 
 RocCurve roc_curve(const std::vector<int>& labels, const std::vector<double>& scores) {

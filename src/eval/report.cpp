@@ -155,7 +155,12 @@ Report evaluate(const std::vector<int>& labels, const std::vector<double>& score
   const auto tpr = tpr_at_fpr(labels, scores, options.max_fpr);
   r.tpr_at_fpr = tpr.tpr;
   r.tpr_at_fpr_threshold = tpr.threshold;
-  if (options.asv) r.tdcf = min_tdcf_2019(labels, scores, *options.asv);
+  if (options.tdcf_edition == TdcfEdition::asvspoof2021 && options.c012)
+    r.tdcf = min_tdcf_2021(labels, scores, *options.c012);
+  else if (options.tdcf_edition == TdcfEdition::asvspoof2021 && options.asv)
+    r.tdcf = min_tdcf_2021(labels, scores, *options.asv);
+  else if (options.asv)
+    r.tdcf = min_tdcf_2019(labels, scores, *options.asv);
   r.intervals = bootstrap_intervals(labels, scores, options);
   return r;
 }

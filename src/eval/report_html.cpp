@@ -224,7 +224,7 @@ const std::vector<std::pair<const char*, const char*>>& metric_rows() {
       {"balanced_accuracy", "balanced accuracy"},
       {"tpr_at_fpr_1pct", "TPR at 1% FPR"},
       {"tpr_at_fpr_1pct_threshold", "its threshold"},
-      {"min_tdcf", "min t-DCF (2019)"},
+      {"min_tdcf", "min t-DCF"},
       {"min_tdcf_threshold", "min t-DCF threshold"},
       {"asv_eer", "ASV EER"}};
   return rows;
@@ -263,7 +263,14 @@ std::string metrics_table(const ordered_json& doc) {
     bool any = false;
     for (const auto& [name, report] : levels) any = any || report->contains(key);
     if (!any) continue;
-    out << "<tr><td>" << label << "</td>";
+    std::string name_cell = label;
+    if (std::string(key) == "min_tdcf")  // which formula: the editions' values are not comparable
+      for (const auto& [name, report] : levels)
+        if (report->contains("tdcf_edition")) {
+          name_cell += " (" + std::to_string((*report)["tdcf_edition"].get<int>()) + ")";
+          break;
+        }
+    out << "<tr><td>" << name_cell << "</td>";
     for (const auto& [name, report] : levels) out << metric_cell(*report, key);
     out << "</tr>";
   }

@@ -49,6 +49,7 @@ ordered_json report_json(const Report& r) {
   put_metric(out, reasons, "tpr_at_fpr_1pct", r.tpr_at_fpr);
   put_metric(out, reasons, "tpr_at_fpr_1pct_threshold", r.tpr_at_fpr_threshold);
   if (r.tdcf) {
+    out["tdcf_edition"] = r.tdcf->edition == TdcfEdition::asvspoof2019 ? 2019 : 2021;
     put_metric(out, reasons, "min_tdcf", r.tdcf->min_tdcf);
     put_metric(out, reasons, "min_tdcf_threshold", r.tdcf->threshold);
     put_metric(out, reasons, "asv_eer", r.tdcf->asv_eer);

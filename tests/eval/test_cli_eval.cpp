@@ -1,6 +1,7 @@
 // `dfscan eval --scores` end to end: the built binary against the fixture's reference numbers.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -108,6 +109,65 @@ TEST_F(EvalCli, MinTdcfWithAsvScoresMatchesThePythonReimplementation) {
   const auto text = dfscan("eval --scores " + quote(dir + "/tdcf_cm_scores.csv") + " --asv-scores " +
                            quote(dir + "/tdcf_asv_scores.txt") + " --bootstrap 0");
   EXPECT_NE(text.out.find("min_tdcf "), std::string::npos) << text.out;
+}
+
+TEST_F(EvalCli, MinTdcf2021FromAsvScoresOrGivenWeights) {
+  std::ifstream in(dfscan::eval::testing::metric_fixture_dir() + "/cases.json");
+  const auto want = json::parse(in)["tdcf_cases"][0]["expected_2021"];
+  const auto dir = dfscan::eval::testing::metric_fixture_dir();
+  const auto scores = " --scores " + quote(dir + "/tdcf_cm_scores.csv");
+  const auto asv = " --asv-scores " + quote(dir + "/tdcf_asv_scores.txt");
+  const auto r = dfscan("eval" + scores + asv + " --tdcf 2021 --format json --bootstrap 0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto doc = json::parse(r.out);
+  EXPECT_EQ(doc["tdcf_edition"], 2021);
+  EXPECT_EQ(doc["min_tdcf"].get<double>(), want["min_tdcf"].get<double>());
+  EXPECT_EQ(doc["min_tdcf_threshold"].get<double>(), want["min_tdcf_threshold"].get<double>());
+
+  // The 2021 package's way: pre-computed C0, C1, C2 and no ASV scores (the formula follows).
+  char c012[128];
+  std::snprintf(c012, sizeof c012, " --c012 %.17g,%.17g,%.17g", want["c0"].get<double>(),
+                want["c1"].get<double>(), want["c2"].get<double>());
+  const auto given = dfscan("eval" + scores + c012 + " --format json --bootstrap 0");
+  ASSERT_EQ(given.exit_code, 0) << given.err;
+  const auto given_doc = json::parse(given.out);
+  EXPECT_EQ(given_doc["tdcf_edition"], 2021);
+  EXPECT_EQ(given_doc["min_tdcf"].get<double>(), want["min_tdcf"].get<double>());
+  EXPECT_TRUE(given_doc["asv_eer"].is_null());
+  const auto text = dfscan("eval" + scores + c012 + " --bootstrap 0");
+  EXPECT_NE(text.out.find("min_tdcf (2021)"), std::string::npos) << text.out;
+
+  // C012 are the 2021 formula's: asking for 2019 with them is a usage error, before any work.
+  const auto clash = dfscan("eval" + scores + c012 + " --tdcf 2019");
+  EXPECT_EQ(clash.exit_code, 64) << clash.err;
+  EXPECT_NE(clash.err.find("--c012"), std::string::npos) << clash.err;
+  EXPECT_EQ(dfscan("eval" + scores + " --c012 1,2").exit_code, 64) << "three weights";
+}
+
+TEST_F(EvalCli, MinTdcfFollowsTheScoresOwnEvaluation) {
+  // Scores of `dfscan eval --dataset asvspoof2021` carry source asvspoof2021la: the 2021 formula,
+  // as CONVENTIONS asks; any other source (or none) keeps the 2019 one.
+  const auto dir = dfscan::eval::testing::metric_fixture_dir();
+  const auto asv = " --asv-scores " + quote(dir + "/tdcf_asv_scores.txt");
+  std::string la2021 = "path,label,score,source\n", la2019 = la2021;
+  const double s[] = {0.1, 0.9, 0.3, 0.7, 0.2, 0.6, 0.45, 0.55};
+  for (int i = 0; i < 8; ++i) {
+    const std::string row =
+        "LA_E_" + std::to_string(i) + "," + (i % 2 ? "fake" : "real") + "," + std::to_string(s[i]);
+    la2021 += row + ",asvspoof2021la\n";
+    la2019 += row + ",asvspoof2019la\n";
+  }
+  const auto r2021 =
+      dfscan("eval --scores " + quote(write("la2021.csv", la2021)) + asv + " --format json --bootstrap 0");
+  ASSERT_EQ(r2021.exit_code, 0) << r2021.err;
+  EXPECT_EQ(json::parse(r2021.out)["tdcf_edition"], 2021);
+  const auto r2019 =
+      dfscan("eval --scores " + quote(write("la2019.csv", la2019)) + asv + " --format json --bootstrap 0");
+  ASSERT_EQ(r2019.exit_code, 0) << r2019.err;
+  EXPECT_EQ(json::parse(r2019.out)["tdcf_edition"], 2019);
+  const auto forced = dfscan("eval --scores " + quote(write("la2021.csv", la2021)) + asv +
+                             " --tdcf 2019 --format json --bootstrap 0");
+  EXPECT_EQ(json::parse(forced.out)["tdcf_edition"], 2019);
 }
 
 TEST_F(EvalCli, UnscoredFilesAreCountedListedAndNeverScored) {

@@ -223,6 +223,72 @@ TEST(Metrics, MinTdcf2019MatchesThePythonReimplementation) {
   }
 }
 
+TEST(Metrics, MinTdcf2021MatchesThePythonReimplementation) {
+  std::ifstream in(testing::metric_fixture_dir() + "/cases.json");
+  const auto all = nlohmann::json::parse(in);
+  ASSERT_GE(all["tdcf_cases"].size(), 2u);
+  for (const auto& c : all["tdcf_cases"]) {
+    SCOPED_TRACE(c["name"].get<std::string>());
+    const AsvScores asv{c["asv"]["target"].get<std::vector<double>>(),
+                        c["asv"]["nontarget"].get<std::vector<double>>(),
+                        c["asv"]["spoof"].get<std::vector<double>>()};
+    const auto labels = c["labels"].get<std::vector<int>>();
+    const auto scores = c["scores"].get<std::vector<double>>();
+    const auto& want = c["expected_2021"];
+    const auto t = min_tdcf_2021(labels, scores, asv);
+    EXPECT_EQ(t.edition, TdcfEdition::asvspoof2021);
+    // The same operations in the same order as the scorer: equal to the last bit.
+    expect_metric("min_tdcf", t.min_tdcf, want["min_tdcf"], 0.0);
+    expect_metric("min_tdcf_threshold", t.threshold, want["min_tdcf_threshold"], 0.0);
+    EXPECT_EQ(t.c0, want["c0"].get<double>());
+    EXPECT_EQ(t.c1, want["c1"].get<double>());
+    EXPECT_EQ(t.c2, want["c2"].get<double>());
+    EXPECT_EQ(t.p_fa_spoof_asv, want["p_fa_spoof_asv"].get<double>());
+    // The same weights given directly, as the 2021 package's pre-computed C012: the same value,
+    // and no ASV figures to report.
+    const auto given = min_tdcf_2021(labels, scores, TdcfCoefficients{t.c0, t.c1, t.c2});
+    expect_metric("min_tdcf from C012", given.min_tdcf, want["min_tdcf"], 0.0);
+    EXPECT_FALSE(given.asv_eer.defined());
+    // Not the 2019 value: the editions differ.
+    EXPECT_NE(*t.min_tdcf.value, *min_tdcf_2019(labels, scores, asv).min_tdcf.value);
+  }
+}
+
+TEST(Metrics, MinTdcf2021RefusesWeightsItCannotUse) {
+  const std::vector<int> labels{0, 1, 0, 1};
+  const std::vector<double> scores{0.1, 0.9, 0.2, 0.8};
+  const auto negative = min_tdcf_2021(labels, scores, TdcfCoefficients{-0.1, 0.9, 0.2});
+  EXPECT_FALSE(negative.min_tdcf.defined());
+  EXPECT_NE(negative.min_tdcf.reason.find("negative"), std::string::npos) << negative.min_tdcf.reason;
+  const auto zero = min_tdcf_2021(labels, scores, TdcfCoefficients{0, 0, 0.2});
+  EXPECT_FALSE(zero.min_tdcf.defined());
+  EXPECT_NE(zero.min_tdcf.reason.find("zero"), std::string::npos) << zero.min_tdcf.reason;
+  const auto nan = min_tdcf_2021(labels, scores, TdcfCoefficients{std::nan(""), 0.9, 0.2});
+  EXPECT_FALSE(nan.min_tdcf.defined());
+  EXPECT_NE(nan.min_tdcf.reason.find("finite"), std::string::npos) << nan.min_tdcf.reason;
+  // A perfect countermeasure leaves only the ASV's own cost: C0 / (C0 + min(C1, C2)).
+  const auto perfect = min_tdcf_2021(labels, scores, TdcfCoefficients{0.05, 0.9, 0.2});
+  ASSERT_TRUE(perfect.min_tdcf.defined());
+  EXPECT_DOUBLE_EQ(*perfect.min_tdcf.value, 0.05 / 0.25);
+  EXPECT_FALSE(min_tdcf_2021(labels, scores, AsvScores{{2.0, 3.0}, {-1.0, -2.0}, {}}).min_tdcf.defined());
+}
+
+TEST(Metrics, EvaluateUsesTheChosenTdcfEdition) {
+  const std::vector<int> labels{0, 1, 0, 1, 0, 1};
+  const std::vector<double> scores{0.1, 0.9, 0.4, 0.3, 0.2, 0.8};
+  EvalOptions options;
+  options.bootstrap.resamples = 0;
+  EXPECT_FALSE(evaluate(labels, scores, options).tdcf) << "no ASV scores, no C012: no t-DCF";
+  options.asv = AsvScores{{2.0, 3.0, 2.5}, {-1.0, -2.0, 0.5}, {0.5, 1.5, -0.5}};
+  EXPECT_EQ(evaluate(labels, scores, options).tdcf->edition, TdcfEdition::asvspoof2019);
+  options.tdcf_edition = TdcfEdition::asvspoof2021;
+  const auto from_asv = evaluate(labels, scores, options).tdcf;
+  EXPECT_EQ(from_asv->edition, TdcfEdition::asvspoof2021);
+  EXPECT_EQ(*from_asv->min_tdcf.value, *min_tdcf_2021(labels, scores, *options.asv).min_tdcf.value);
+  options.c012 = TdcfCoefficients{0.05, 0.9, 0.2};  // given weights win over ASV scores
+  EXPECT_EQ(evaluate(labels, scores, options).tdcf->c0, 0.05);
+}
+
 TEST(Metrics, MinTdcfIsUndefinedWithoutSpoofTrialsOrSoftScores) {
   AsvScores asv{{2.0, 3.0}, {-1.0, -2.0}, {}};
   EXPECT_FALSE(min_tdcf_2019({0, 1, 0, 1}, {0.1, 0.9, 0.2, 0.8}, asv).min_tdcf.defined());
