@@ -198,16 +198,23 @@ TEST(Metrics, GroupWithoutRealsIsScoredAgainstAllReals) {
   EXPECT_EQ(b.worst_group, "y");
 }
 
-TEST(Metrics, MinTdcf2019MatchesThePythonReimplementation) {
+// The t-DCF cases of cases.json (scripts/gen-metric-fixtures.py) and each one's ASV scores.
+nlohmann::json load_tdcf_cases() {
   std::ifstream in(testing::metric_fixture_dir() + "/cases.json");
-  const auto all = nlohmann::json::parse(in);
-  ASSERT_GE(all["tdcf_cases"].size(), 2u);
-  for (const auto& c : all["tdcf_cases"]) {
+  return nlohmann::json::parse(in)["tdcf_cases"];
+}
+
+AsvScores asv_of(const nlohmann::json& c) {
+  return {c["asv"]["target"].get<std::vector<double>>(), c["asv"]["nontarget"].get<std::vector<double>>(),
+          c["asv"]["spoof"].get<std::vector<double>>()};
+}
+
+TEST(Metrics, MinTdcf2019MatchesThePythonReimplementation) {
+  const auto cases = load_tdcf_cases();
+  ASSERT_GE(cases.size(), 2u);
+  for (const auto& c : cases) {
     SCOPED_TRACE(c["name"].get<std::string>());
-    AsvScores asv;
-    asv.target = c["asv"]["target"].get<std::vector<double>>();
-    asv.nontarget = c["asv"]["nontarget"].get<std::vector<double>>();
-    asv.spoof = c["asv"]["spoof"].get<std::vector<double>>();
+    const auto asv = asv_of(c);
     const auto t =
         min_tdcf_2019(c["labels"].get<std::vector<int>>(), c["scores"].get<std::vector<double>>(), asv);
     const auto& want = c["expected"];
@@ -224,14 +231,11 @@ TEST(Metrics, MinTdcf2019MatchesThePythonReimplementation) {
 }
 
 TEST(Metrics, MinTdcf2021MatchesThePythonReimplementation) {
-  std::ifstream in(testing::metric_fixture_dir() + "/cases.json");
-  const auto all = nlohmann::json::parse(in);
-  ASSERT_GE(all["tdcf_cases"].size(), 2u);
-  for (const auto& c : all["tdcf_cases"]) {
+  const auto cases = load_tdcf_cases();
+  ASSERT_GE(cases.size(), 2u);
+  for (const auto& c : cases) {
     SCOPED_TRACE(c["name"].get<std::string>());
-    const AsvScores asv{c["asv"]["target"].get<std::vector<double>>(),
-                        c["asv"]["nontarget"].get<std::vector<double>>(),
-                        c["asv"]["spoof"].get<std::vector<double>>()};
+    const auto asv = asv_of(c);
     const auto labels = c["labels"].get<std::vector<int>>();
     const auto scores = c["scores"].get<std::vector<double>>();
     const auto& want = c["expected_2021"];
