@@ -17,6 +17,11 @@ namespace fs = std::filesystem;
 namespace detail {
 namespace {
 constexpr size_t kBlock = 512;
+// Limits checked before anything is allocated, read or skipped: a header can claim up to 2^88
+// bytes, and skipping a wrapped size once sent a hostile archive back onto its own header forever.
+constexpr size_t kMaxSize = size_t{1} << 50;         // 1 PiB: larger than any real member
+constexpr size_t kMaxRecordBytes = size_t{1} << 20;  // a GNU long name or a pax header
+constexpr size_t kMaxMemberBytes = size_t{1} << 30;  // a member read into memory
 
 struct GzCloser {
   void operator()(gzFile_s* f) const { gzclose(f); }
@@ -48,12 +53,15 @@ bool read_exact(gzFile f, char* out, size_t n, const fs::path& archive) {
   return true;
 }
 
-void skip(gzFile f, size_t n, const fs::path& archive) {
-  if (n == 0) return;
-  if (gzseek(f, static_cast<z_off_t>(n), SEEK_CUR) < 0) {
+// Skips n bytes; returns the offset it leads to. zlib skips lazily, at the next read, so a skip past
+// the end shows only as an end of file there: `walk` tells that from a clean end by this offset.
+z_off_t skip(gzFile f, size_t n, const fs::path& archive) {
+  const z_off_t at = gzseek(f, static_cast<z_off_t>(n), SEEK_CUR);
+  if (at < 0) {
     int code = 0;
     throw Error(Status::truncated, archive.string() + ": " + gzerror(f, &code));
   }
+  return at;
 }
 
 size_t padded(size_t n) {
@@ -68,7 +76,14 @@ std::string field(const char* p, size_t n) {
 size_t parse_size(const char* p, size_t n, const fs::path& archive) {
   size_t v = 0;
   if (static_cast<unsigned char>(p[0]) & 0x80) {
-    for (size_t i = 1; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+    const auto too_big = [&] {
+      return Error(Status::decode_error, archive.string() + ": bad tar header (a size over 1 PiB)");
+    };
+    for (size_t i = 1; i < n; ++i) {
+      if (v > (kMaxSize >> 8)) throw too_big();  // checked before the shift could overflow
+      v = (v << 8) | static_cast<unsigned char>(p[i]);
+    }
+    if (v > kMaxSize) throw too_big();
     return v;
   }
   size_t i = 0;
@@ -109,8 +124,15 @@ template <typename Visit>
 void walk(const fs::path& archive, Visit&& visit) {
   auto gz = open_gz(archive);
   char header[kBlock];
-  std::string long_name;
-  while (read_exact(gz.get(), header, kBlock, archive)) {
+  std::string long_name, last_member;
+  z_off_t data_end = 0;  // where the last member's data ends, padding included
+  while (true) {
+    if (!read_exact(gz.get(), header, kBlock, archive)) {
+      // The file ends where a header would start: cleanly, unless the last skip ran past it.
+      if (gztell(gz.get()) < data_end)
+        throw Error(Status::truncated, archive.string() + ": ends inside member " + last_member);
+      return;
+    }
     if (std::all_of(header, header + kBlock, [](char c) { return c == 0; })) break;  // end marker
     // The checksum treats its own field as spaces: it tells a tar header from garbage.
     unsigned long sum = 0;
@@ -121,10 +143,13 @@ void walk(const fs::path& archive, Visit&& visit) {
     const char type = header[156];
     const size_t size = parse_size(header + 124, 12, archive);
     if (type == 'L' || type == 'x') {
+      if (size > kMaxRecordBytes)
+        throw Error(Status::decode_error, archive.string() + ": a long-name or pax header record of " +
+                                              std::to_string(size) + " bytes (over 1 MiB)");
       std::string data(size, '\0');
       if (size > 0 && !read_exact(gz.get(), data.data(), size, archive))
         throw Error(Status::truncated, archive.string() + ": ends inside a header record");
-      skip(gz.get(), padded(size) - size, archive);
+      data_end = skip(gz.get(), padded(size) - size, archive);
       long_name = type == 'L' ? field(data.data(), data.size()) : pax_path(data);
       continue;
     }
@@ -143,7 +168,8 @@ void walk(const fs::path& archive, Visit&& visit) {
     const size_t data_size = (type == '5' || type == '1' || type == '2') ? 0 : size;
     const size_t used = visit(m, gz.get(), data_size);
     if (used == SIZE_MAX) return;
-    skip(gz.get(), padded(data_size) - used, archive);
+    data_end = skip(gz.get(), padded(data_size) - used, archive);
+    last_member = m.name;
   }
 }
 }  // namespace
@@ -186,6 +212,9 @@ std::string read_archive_member(const std::string& path) {
   bool found = false;
   detail::walk(archive, [&](const detail::TarMember& m, gzFile gz, size_t data_size) -> size_t {
     if (!m.regular || m.name != member) return 0;
+    if (data_size > detail::kMaxMemberBytes)
+      throw Error(Status::too_large, archive + ": member " + member + " is " + std::to_string(data_size) +
+                                         " bytes, over the 1 GiB read into memory");
     out.resize(data_size);
     if (data_size > 0 && !detail::read_exact(gz, out.data(), data_size, archive))
       throw Error(Status::truncated, archive + ": ends inside member " + member);

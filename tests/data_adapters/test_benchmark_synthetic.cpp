@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <map>
 
@@ -69,6 +71,49 @@ void write_tar_gz(const fs::path& path, const std::vector<std::pair<std::string,
   const std::string end(1024, '\0');
   gzwrite(gz, end.data(), 1024);
   gzclose(gz);
+}
+
+// One tar header block with a raw 12-byte size field (octal text, or GNU base-256 when its first
+// byte has the high bit), a valid checksum, and `tail` bytes after it: hostile archives.
+std::string raw_header(const std::string& name, const std::string& size_field, char type) {
+  char h[512] = {};
+  std::memcpy(h, name.data(), std::min<size_t>(name.size(), 100));
+  std::memcpy(h + 124, size_field.data(), std::min<size_t>(size_field.size(), 12));
+  h[156] = type;
+  std::memcpy(h + 257, "ustar", 6);
+  std::memset(h + 148, ' ', 8);
+  unsigned sum = 0;
+  for (unsigned char c : h) sum += c;
+  std::snprintf(h + 148, 8, "%06o", sum);
+  return std::string(h, 512);
+}
+
+// GNU base-256 size field holding `value`.
+std::string base256(std::uint64_t value) {
+  std::string f(12, '\0');
+  f[0] = static_cast<char>(0x80);
+  for (int i = 11; i >= 4; --i, value >>= 8) f[static_cast<size_t>(i)] = static_cast<char>(value & 0xff);
+  return f;
+}
+
+void write_gz(const fs::path& path, const std::string& bytes) {
+  fs::create_directories(path.parent_path());
+  gzFile gz = gzopen(path.c_str(), "wb");
+  ASSERT_NE(gz, nullptr);
+  gzwrite(gz, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(gz);
+}
+
+// The status of reading `member` from `archive` (ok when it reads).
+dfscan::Status member_status(const fs::path& archive, const std::string& member,
+                             std::string* message = nullptr) {
+  try {
+    read_archive_member(archive.string() + "#" + member);
+    return dfscan::Status::ok;
+  } catch (const dfscan::Error& e) {
+    if (message) *message = e.what();
+    return e.status();
+  }
 }
 
 }  // namespace
@@ -411,6 +456,29 @@ TEST(WildDeepfakeLayout, ArchivesInPlaceAndExtracted) {
   } catch (const dfscan::Error& e) {
     EXPECT_EQ(e.status(), dfscan::Status::not_found);
   }
+}
+
+TEST(WildDeepfakeLayout, HostileArchiveHeadersAreRefusedBeforeAnyWork) {
+  TempDir t;
+  const std::string end(1024, '\0');
+  std::string why;
+  // A size of 2^64 - 512: its padded length wraps, and the skip over its data once became a seek
+  // back onto the same header, forever.
+  write_gz(t.path / "loop.tar.gz", raw_header("a.png", base256(~std::uint64_t{0} - 511), '0') + end);
+  EXPECT_EQ(member_status(t.path / "loop.tar.gz", "b.png", &why), dfscan::Status::decode_error);
+  expect_one_line_error(why, "size");
+  // A GNU long-name record claiming 8 GiB is not allocated.
+  write_gz(t.path / "longname.tar.gz", raw_header("././@LongLink", "77777777777", 'L') + end);
+  EXPECT_EQ(member_status(t.path / "longname.tar.gz", "b.png", &why), dfscan::Status::decode_error);
+  expect_one_line_error(why, "record");
+  // A member claiming 100 GiB is not read into memory.
+  write_gz(t.path / "huge.tar.gz", raw_header("big.png", base256(std::uint64_t{100} << 30), '0') + end);
+  EXPECT_EQ(member_status(t.path / "huge.tar.gz", "big.png", &why), dfscan::Status::too_large);
+  expect_one_line_error(why, "big.png");
+  // A member whose data the archive does not hold: truncated, whichever member is asked for.
+  write_gz(t.path / "short.tar.gz", raw_header("a.png", "00000004000", '0') + std::string(100, 'x'));
+  EXPECT_EQ(member_status(t.path / "short.tar.gz", "a.png"), dfscan::Status::truncated);
+  EXPECT_EQ(member_status(t.path / "short.tar.gz", "b.png"), dfscan::Status::truncated);
 }
 
 TEST(WildDeepfakeLayout, WrapperFoldersAndLabelMismatch) {
