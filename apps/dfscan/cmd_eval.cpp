@@ -394,9 +394,14 @@ int print_evaluation(const Evaluation& ev, const MetricArgs& m, const eval::Scor
   return std::cout.good() ? ev.exit_code : kExitFailure;
 }
 
-int run_eval(EvalArgs& a) {
-  if (!a.metrics.c012.empty() && a.metrics.tdcf == "2019")
+// Option clashes the parser cannot see, refused before any work (scoring a dataset takes hours).
+void check_metric_args(const MetricArgs& m) {
+  if (!m.c012.empty() && m.tdcf == "2019")
     throw CLI::ValidationError("--c012", "C0, C1 and C2 are the 2021 formula's weights; drop --tdcf 2019");
+}
+
+int run_eval(EvalArgs& a) {
+  check_metric_args(a.metrics);
   const bool by_dataset = !a.dataset.dataset.empty();
   if (by_dataset == !a.score_files.empty())
     throw CLI::ValidationError("--scores/--dataset",
@@ -425,6 +430,7 @@ int run_eval(EvalArgs& a) {
 }
 
 int run_merge(const EvalArgs& a) {
+  check_metric_args(a.metrics);
   auto table = eval::read_score_files(a.merge_files);
   if (table.labels.empty() && table.unscored.empty())
     throw Error(Status::empty, "no score rows in the given shard file(s)");
