@@ -29,10 +29,16 @@ CommandRegistrar::CommandRegistrar(const char* name, CommandFactory factory) {
 
 namespace {
 
-// `dfscan clip.mp4` means `dfscan scan clip.mp4`: subcommand names win over file names.
-std::vector<std::string> with_default_subcommand(int argc, char** argv, const std::set<std::string>& names) {
+// Commands that decode media files, which a build without media (DFSCAN_WITH_MEDIA=OFF, e.g. on a
+// GPU box without FFmpeg and OpenCV) leaves out.
+const std::set<std::string> kMediaCommands{"scan", "faces", "probe", "continual"};
+
+// `dfscan clip.mp4` means `dfscan scan clip.mp4`: subcommand names win over file names. When that
+// resolves to a media command this build lacks, `missing` names it (the arguments stay as given).
+std::vector<std::string> with_default_subcommand(int argc, char** argv, const std::set<std::string>& names,
+                                                 std::string& missing) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty() || !names.count("scan")) return args;
+  if (args.empty()) return args;
   // Verbosity flags belong to the root and may come first: `dfscan -v clip.mp4`.
   static const std::set<std::string> verbosity{"-v", "-vv", "-vvv", "--verbose", "-q", "--quiet"};
   size_t first = 0;
@@ -40,15 +46,27 @@ std::vector<std::string> with_default_subcommand(int argc, char** argv, const st
   if (first == args.size()) return args;
   static const std::set<std::string> root_flags{"-h", "--help", "--help-all", "--version", "-V"};
   // `dfscan train --continual ...` is `dfscan continual ...`: one home for the continual options.
-  if (args[first] == "train" && names.count("continual")) {
+  if (args[first] == "train") {
     const auto flag = std::find(args.begin() + static_cast<std::ptrdiff_t>(first), args.end(), "--continual");
     if (flag != args.end()) {
+      if (!names.count("continual")) {
+        missing = "continual";
+        return args;
+      }
       args.erase(flag);
       args[first] = "continual";
       return args;
     }
   }
   if (names.count(args[first]) || root_flags.count(args[first])) return args;
+  if (kMediaCommands.count(args[first])) {
+    missing = args[first];
+    return args;
+  }
+  if (!names.count("scan")) {
+    missing = "scan";
+    return args;
+  }
   args.insert(args.begin() + static_cast<std::ptrdiff_t>(first), "scan");
   return args;
 }
@@ -83,7 +101,15 @@ extern "C" __attribute__((visibility("default"))) int dfscan_cli_main(int argc, 
       "Exit codes: 0 nothing fake, 1 something fake, 2 a file or operation failed, "
       "64 usage error, 130 interrupted.");
 
-  auto args = with_default_subcommand(argc, argv, names);
+  std::string missing;
+  auto args = with_default_subcommand(argc, argv, names, missing);
+  if (!missing.empty()) {
+    // Not an unknown word to the user: a command of the product that this build cannot run.
+    std::cerr << "dfscan: error: `" << missing
+              << "` reads media files and needs the media build (DFSCAN_WITH_MEDIA=ON, with FFmpeg and "
+                 "OpenCV); this dfscan was built without it\n";
+    return kExitFailure;
+  }
   std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
   try {
     app.parse(args);

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "../common/scoped_temp_dir.hpp"
+#include "dfscan/config.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -41,6 +42,15 @@ Run run(const std::string& args, const fs::path& dir) {
 
 TEST(ExtractFacesCli, TakesTheModelsFaceSetupAndFeedsTrain) {
   ASSERT_TRUE(fs::exists(kApp)) << kApp;
+  if (!DFSCAN_WITH_MEDIA) {
+    // Without media there is nothing to decode: a clear refusal (the cache itself is read there).
+    dfscan::test::ScopedTempDir dir("extract-faces-cli-no-media");
+    const auto r =
+        run("data extract-faces --data '" + dir.path().string() + "' -o '" + (dir / "cache").string() + "'",
+            dir.path());
+    EXPECT_EQ(r.exit_code, 2) << r.out;
+    return;
+  }
   if (!fs::exists(kShared / "videos/ff_clip_0017_fake.mp4") || !fs::exists(kShared / "dfdc-faces-sample"))
     GTEST_SKIP() << "shared data absent";
   dfscan::test::ScopedTempDir dir("extract-faces-cli");

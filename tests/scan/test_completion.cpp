@@ -7,8 +7,10 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "clips.hpp"
+#include "dfscan/config.hpp"
 
 namespace fs = std::filesystem;
 using dfscan::test::capture;
@@ -50,8 +52,19 @@ TEST(Completion, BashScriptIsValidBash) {
 
 TEST(Completion, OffersSubcommandsAndTheirOptions) {
   const auto top = complete("dfscan ");
-  for (const char* sub : {"scan", "faces", "probe", "models", "version", "completion"})
-    EXPECT_NE(top.find(std::string("\n") + sub + "\n"), std::string::npos) << sub << " missing:" << top;
+  std::vector<std::string> subs{"models", "version", "completion", "bench", "train", "eval"};
+  if (DFSCAN_WITH_MEDIA) subs.insert(subs.end(), {"scan", "faces", "probe"});
+  for (const auto& sub : subs)
+    EXPECT_NE(top.find("\n" + sub + "\n"), std::string::npos) << sub << " missing:" << top;
+  if (!DFSCAN_WITH_MEDIA) {
+    // A build without media has no scan: the options are checked on bench.
+    EXPECT_EQ(top.find("\nscan\n"), std::string::npos) << top;
+    const auto bench = complete("dfscan bench --");
+    for (const char* opt : {"--batch", "--dtype", "--cuda-graphs", "--format"})
+      EXPECT_NE(bench.find(std::string("\n") + opt + "\n"), std::string::npos) << opt << " missing:" << bench;
+    EXPECT_EQ(complete("dfscan version --").find("--batch"), std::string::npos);
+    return;
+  }
   EXPECT_NE(complete("dfscan sc").find("\nscan\n"), std::string::npos);
   const auto scan = complete("dfscan scan --");
   for (const char* opt : {"--frames", "--recursive", "--resume", "--shard", "--format", "--output"})
