@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <random>
+#include <typeinfo>
 
 #include "benchmark_test_util.hpp"
 #include "dfscan/status.hpp"
@@ -479,6 +481,60 @@ TEST(WildDeepfakeLayout, HostileArchiveHeadersAreRefusedBeforeAnyWork) {
   write_gz(t.path / "short.tar.gz", raw_header("a.png", "00000004000", '0') + std::string(100, 'x'));
   EXPECT_EQ(member_status(t.path / "short.tar.gz", "a.png"), dfscan::Status::truncated);
   EXPECT_EQ(member_status(t.path / "short.tar.gz", "b.png"), dfscan::Status::truncated);
+}
+
+TEST(WildDeepfakeLayout, MutatedArchivesEndInTheMemberOrAStatus) {
+  // A small valid archive (a long name, a pax record, a folder, three members), changed at random
+  // in its header blocks; half the time the checksum is made valid again, so that sizes and types
+  // reach the parser. Every read ends with the member or a dfscan::Error, never anything else.
+  auto octal = [](std::size_t n) {
+    char f[12];
+    std::snprintf(f, sizeof f, "%011zo", n);
+    return std::string(f, 11);
+  };
+  auto member = [&](const std::string& name, const std::string& bytes, char type = '0') {
+    return raw_header(name, octal(bytes.size()), type) + bytes +
+           std::string((512 - bytes.size() % 512) % 512, '\0');
+  };
+  const std::string long_name(130, 'n');
+  const std::string tar = member("././@LongLink", long_name + '\0', 'L') + member(long_name, "long") +
+                          member("pax", "25 path=0/real/0/pax.png\n", 'x') + member("pax.png", "pax") +
+                          member("0/real/", "", '5') + member("0/real/0/0.png", std::string(700, 'f')) +
+                          std::string(1024, '\0');
+  TempDir t;
+  std::mt19937 rng(7);
+  int refused = 0, read = 0;
+  for (int round = 0; round < 400; ++round) {
+    std::string bad = tar;
+    const int blocks = static_cast<int>(bad.size() / 512);
+    const std::size_t block = 512 * static_cast<std::size_t>(rng() % static_cast<unsigned>(blocks));
+    for (unsigned k = 0, n = 1 + rng() % 4; k < n; ++k)
+      bad[block + rng() % 512] = static_cast<char>(rng() & 0xff);
+    if (rng() % 2) {  // a valid checksum again
+      std::memset(&bad[block + 148], ' ', 8);
+      unsigned sum = 0;
+      for (std::size_t i = 0; i < 512; ++i) sum += static_cast<unsigned char>(bad[block + i]);
+      char field[8];
+      std::snprintf(field, sizeof field, "%06o", sum);
+      std::memcpy(&bad[block + 148], field, 7);
+    }
+    const auto path = t.path / ("m" + std::to_string(round) + ".tar.gz");
+    write_gz(path, bad);
+    for (const char* name : {"0/real/0/0.png", "absent.png"}) {
+      try {
+        read_archive_member(path.string() + "#" + name);
+        ++read;
+      } catch (const dfscan::Error& e) {
+        expect_one_line_error(e.what(), "");
+        ++refused;
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "round " << round << ": " << typeid(e).name() << ": " << e.what();
+      }
+    }
+    fs::remove(path);
+  }
+  EXPECT_GT(refused, 0);
+  EXPECT_GT(read, 0);
 }
 
 TEST(WildDeepfakeLayout, WrapperFoldersAndLabelMismatch) {
