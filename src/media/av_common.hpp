@@ -2,6 +2,7 @@
 // Internal FFmpeg plumbing shared by the probe and the readers: inputs (a path or bytes in
 // memory), the interrupt/deadline callback, demuxer and decoder ownership, error texts.
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -32,8 +33,11 @@ std::string take_last_av_log();
 // Why a call failed with `code`: the last error FFmpeg logged on this thread, which names the
 // cause, else the code's generic text.
 std::string av_failure_text(int code);
-// Routes FFmpeg's log into spdlog (debug) and remembers errors per thread. Idempotent.
-void install_av_log();
+// The largest single allocation FFmpeg may make in this process (av_max_alloc).
+constexpr std::size_t kMaxAvAllocation = std::size_t{1} << 30;
+// Process-wide FFmpeg settings, once: its log goes to spdlog (debug) with errors remembered per
+// thread, and one allocation may take at most kMaxAvAllocation bytes. Idempotent.
+void init_ffmpeg();
 
 class Deadline {
  public:

@@ -1,6 +1,7 @@
 // Every input the fuzzer once crashed on (tests/media/data/fuzz) goes through all readers, from
 // a file and from memory, and must come back with a status instead of a sanitizer report.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <filesystem>
@@ -65,6 +66,20 @@ TEST(FuzzRegressions, AbsurdSampleRateFailsFast) {
   EXPECT_EQ(r.status, Status::decode_error) << r.message;
   EXPECT_NE(r.message.find("sample rate"), std::string::npos) << r.message;
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
+}
+
+// The fourth: an 81-byte WAV whose INFO tag claims gigabytes. FFmpeg's demuxer allocated and
+// zero-filled what the tag claimed (2.3 GB, 9 s); av_max_alloc now refuses such an allocation.
+TEST(FuzzRegressions, HeaderClaimsDoNotBecomeAllocations) {
+  auto path = std::string(DFSCAN_TEST_DATA_DIR) + "/fuzz/wav-info-tag-claims-gigabytes.wav";
+  const auto r = read_audio(path);
+  EXPECT_NE(r.status, Status::ok);
+  EXPECT_FALSE(r.message.empty());
+  (void)probe(path);
+  rusage usage{};
+  ASSERT_EQ(getrusage(RUSAGE_SELF, &usage), 0);
+  // The peak of the whole test process, in KiB: the old behaviour alone went past 2 GiB.
+  EXPECT_LT(usage.ru_maxrss, 1L << 20) << "peak resident size " << usage.ru_maxrss / 1024 << " MiB";
 }
 
 }  // namespace
