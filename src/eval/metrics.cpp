@@ -394,10 +394,10 @@ bool asv_operating_point(const AsvScores& asv, TandemDcf& out) {
   return true;
 }
 
-// Both editions' last step: the minimum of (C0 + C1 Pmiss_cm(t) + C2 Pfa_cm(t)) / norm over the CM's
-// DET curve (bona fide = real, scored 1 - P(fake)), and the CM threshold reaching it.
-TandemDcf minimise_tdcf(const std::vector<int>& labels, const std::vector<double>& scores, double norm,
-                        TandemDcf out) {
+// Both editions' last step: the minimum of (C0 + C1 Pmiss_cm(t) + C2 Pfa_cm(t)) / (C0 + min(C1, C2))
+// over the CM's DET curve (bona fide = real, scored 1 - P(fake)), and the CM threshold reaching it.
+// 2019's formula is the case C0 = 0 (adding 0.0 changes no bit).
+TandemDcf minimise_tdcf(const std::vector<int>& labels, const std::vector<double>& scores, TandemDcf out) {
   std::vector<double> bona, spoof;
   for (std::size_t i = 0; i < labels.size(); ++i) (labels[i] ? spoof : bona).push_back(1.0 - scores[i]);
   if (bona.empty() || spoof.empty())
@@ -413,6 +413,7 @@ TandemDcf minimise_tdcf(const std::vector<int>& labels, const std::vector<double
     return undefined_tdcf(out, out.edition == TdcfEdition::asvspoof2019
                                    ? "a t-DCF cost weight is negative (C1 or C2 < 0)"
                                    : "a t-DCF cost weight is negative (C0, C1 or C2 < 0)");
+  const double norm = out.c0 + std::min(out.c1, out.c2);
   if (norm == 0)
     return undefined_tdcf(out, out.edition == TdcfEdition::asvspoof2019
                                    ? "a t-DCF cost weight is zero (C1 or C2 = 0)"
@@ -446,7 +447,7 @@ TandemDcf min_tdcf_2019(const std::vector<int>& labels, const std::vector<double
   out.c1 = cost.p_target * (cost.c_miss_cm - cost.c_miss_asv * out.p_miss_asv) -
            cost.p_nontarget * cost.c_fa_asv * out.p_fa_asv;
   out.c2 = cost.c_fa_cm * cost.p_spoof * (1 - out.p_miss_spoof_asv);
-  return minimise_tdcf(labels, scores, std::min(out.c1, out.c2), out);
+  return minimise_tdcf(labels, scores, out);
 }
 
 TandemDcf min_tdcf_2021(const std::vector<int>& labels, const std::vector<double>& scores,
@@ -458,7 +459,7 @@ TandemDcf min_tdcf_2021(const std::vector<int>& labels, const std::vector<double
   out.c0 = cost.p_target * cost.c_miss * out.p_miss_asv + cost.p_nontarget * cost.c_fa * out.p_fa_asv;
   out.c1 = cost.p_target * cost.c_miss - out.c0;
   out.c2 = cost.p_spoof * cost.c_fa_spoof * out.p_fa_spoof_asv;
-  return minimise_tdcf(labels, scores, out.c0 + std::min(out.c1, out.c2), out);
+  return minimise_tdcf(labels, scores, out);
 }
 
 TandemDcf min_tdcf_2021(const std::vector<int>& labels, const std::vector<double>& scores,
@@ -470,7 +471,7 @@ TandemDcf min_tdcf_2021(const std::vector<int>& labels, const std::vector<double
   out.c0 = c012.c0;
   out.c1 = c012.c1;
   out.c2 = c012.c2;
-  return minimise_tdcf(labels, scores, out.c0 + std::min(out.c1, out.c2), out);
+  return minimise_tdcf(labels, scores, out);
 }
 
 RocCurve roc_curve(const std::vector<int>& labels, const std::vector<double>& scores) {
