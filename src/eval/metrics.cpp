@@ -384,7 +384,8 @@ TandemDcf undefined_tdcf(TandemDcf out, const std::string& why) {
 // False when a trial type is missing.
 bool asv_operating_point(const AsvScores& asv, TandemDcf& out) {
   if (asv.target.empty() || asv.nontarget.empty() || asv.spoof.empty()) return false;
-  const auto [asv_eer, asv_threshold] = det_eer(det_curve(asv.target, asv.nontarget));
+  const auto [asv_eer, eer_threshold] = det_eer(det_curve(asv.target, asv.nontarget));
+  const double asv_threshold = eer_threshold;  // C++17 lambdas cannot capture a structured binding
   out.asv_eer = Metric::of(asv_eer);
   out.asv_threshold = Metric::of(asv_threshold);
   out.p_fa_asv = fraction(asv.nontarget, [&](double s) { return s >= asv_threshold; });
