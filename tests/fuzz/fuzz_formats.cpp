@@ -1,0 +1,125 @@
+// libFuzzer entries for the file formats dfscan parses itself, one executable each (DFSCAN_FUZZ_FORMAT):
+//   pth         a torch.save checkpoint, as `dfscan models import` reads it
+//   safetensors a model file, as every scan loads it
+//   scores      a score CSV, as `dfscan eval --scores` reads it, then the metrics over it
+//   tar         a tar archive (the harness gzips it), as the WildDeepfake adapter reads it in place
+// The readers take paths, so each input is written to one scratch file first. A dfscan::Error with a
+// one-line message is the expected outcome for most inputs; anything else escaping, a crash, a
+// sanitizer report or a hang past libFuzzer's -timeout is a bug.
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "dfscan/status.hpp"
+
+#if DFSCAN_FUZZ_FORMAT_pth
+#include <ATen/ATen.h>
+
+#include "dfscan/checkpoint.hpp"
+constexpr const char* kSuffix = ".pth";
+#elif DFSCAN_FUZZ_FORMAT_safetensors
+#include <ATen/ATen.h>
+
+#include "dfscan/model_file.hpp"
+constexpr const char* kSuffix = ".safetensors";
+#elif DFSCAN_FUZZ_FORMAT_scores
+#include "dfscan/metrics.hpp"
+constexpr const char* kSuffix = ".csv";
+#elif DFSCAN_FUZZ_FORMAT_tar
+#include "data/benchmark_common.hpp"
+#include "dfscan/benchmarks.hpp"
+constexpr const char* kSuffix = ".tar.gz";
+#else
+#error "set DFSCAN_FUZZ_FORMAT_<pth|safetensors|scores|tar>"
+#endif
+
+namespace {
+
+const std::filesystem::path& scratch() {
+  static const std::filesystem::path path = [] {
+    const char* dir = std::getenv("TMPDIR");
+    return std::filesystem::path(dir && *dir ? dir : "/tmp") /
+           ("dfscan-fuzz-" + std::to_string(::getpid()) + kSuffix);
+  }();
+  return path;
+}
+
+void write_scratch(const std::uint8_t* data, std::size_t size) {
+  std::ofstream out(scratch(), std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+  if (!out.flush()) std::abort();  // the harness, not the code under test, failed
+}
+
+// A failure must be one dfscan::Error whose message is a single line.
+void check_message(const dfscan::Error& e) {
+  if (std::string(e.what()).find('\n') != std::string::npos) std::abort();
+}
+
+void run(const std::uint8_t* data, std::size_t size);
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  try {
+    run(data, size);
+  } catch (const dfscan::Error& e) {
+    check_message(e);
+  }
+  return 0;
+}
+
+namespace {
+
+#if DFSCAN_FUZZ_FORMAT_pth
+void run(const std::uint8_t* data, std::size_t size) {
+  write_scratch(data, size);
+  const auto state = dfscan::io::read_pth(scratch());
+  for (const auto& [name, tensor] : state) (void)tensor.sum();  // touches every element
+}
+#elif DFSCAN_FUZZ_FORMAT_safetensors
+void run(const std::uint8_t* data, std::size_t size) {
+  write_scratch(data, size);
+  dfscan::io::ReadOptions options;
+  options.require_manifest = false;  // plain safetensors files reach the tensor checks too
+  options.verify_hash = true;
+  options.to_float32 = (size & 1) != 0;
+  const auto model = dfscan::io::read_model_file(scratch(), options);
+  for (const auto& [name, tensor] : model.tensors) (void)tensor.sum();
+}
+#elif DFSCAN_FUZZ_FORMAT_scores
+void run(const std::uint8_t* data, std::size_t size) {
+  write_scratch(data, size);
+  auto table = dfscan::eval::read_score_files({scratch().string()});
+  dfscan::eval::EvalOptions options;
+  options.bootstrap.resamples = 20;
+  (void)dfscan::eval::evaluate(table.labels, table.scores, options);
+  dfscan::eval::sort_by_path(table);
+  (void)dfscan::eval::score_table_csv(table);
+}
+#elif DFSCAN_FUZZ_FORMAT_tar
+void run(const std::uint8_t* data, std::size_t size) {
+  // Fast gzip, so that the fuzzer's mutations land in the tar headers rather than in deflate data.
+  gzFile gz = gzopen(scratch().c_str(), "wb1");
+  if (!gz) std::abort();
+  if (size && gzwrite(gz, data, static_cast<unsigned>(size)) != static_cast<int>(size)) std::abort();
+  if (gzclose(gz) != Z_OK) std::abort();
+  std::size_t read = 0;
+  for (const auto& member : dfscan::data::detail::list_tar_gz(scratch())) {
+    if (!member.regular || ++read > 4) continue;
+    try {
+      (void)dfscan::data::read_archive_member(scratch().string() + "#" + member.name);
+    } catch (const dfscan::Error& e) {
+      check_message(e);
+    }
+  }
+}
+#endif
+
+}  // namespace
