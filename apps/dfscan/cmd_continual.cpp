@@ -24,6 +24,7 @@
 #include "dfscan/audio.hpp"
 #include "dfscan/audio/continual.hpp"
 #include "dfscan/checkpoint.hpp"
+#include "dfscan/csv.hpp"
 #include "dfscan/media.hpp"
 #include "dfscan/metrics.hpp"
 #include "dfscan/model_file.hpp"
@@ -99,21 +100,41 @@ struct Row {
   std::string path, label, task, split, speaker, source;
 };
 
+// The benchmark's manifest.csv: a header naming path, label, task and split (and optionally speaker
+// and source, as scripts/build-audio-benchmark.sh writes them), then one row per file.
 std::vector<Row> read_manifest(const fs::path& path) {
   std::ifstream in(path);
   if (!in) throw Error(Status::not_found, "cannot read manifest " + path.string());
   std::vector<Row> rows;
+  std::map<std::string, std::size_t> column;
+  std::size_t columns = 0, line_no = 0;
   std::string line;
-  std::getline(in, line);  // header: path,label,task,split,speaker,source
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    std::vector<std::string> cols;
-    std::stringstream ss(line);
-    for (std::string c; std::getline(ss, c, ',');) cols.push_back(c);
-    if (cols.size() < 4)
-      throw Error(Status::error, "manifest " + path.string() + ": short line '" + line + "'");
-    cols.resize(6);
-    rows.push_back({(path.parent_path() / cols[0]).string(), cols[1], cols[2], cols[3], cols[4], cols[5]});
+  const auto where = [&] { return path.string() + ":" + std::to_string(line_no) + ": "; };
+  while (csv::read_line(in, line, line_no)) {
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    std::vector<std::string> fields;
+    try {
+      fields = csv::split(line);
+    } catch (const Error& e) {
+      throw Error(e.status(), where() + e.what());
+    }
+    if (columns == 0) {
+      columns = fields.size();
+      for (std::size_t i = 0; i < fields.size(); ++i) column.emplace(fields[i], i);
+      for (const char* name : {"path", "label", "task", "split"})
+        if (!column.count(name))
+          throw Error(Status::error, where() + "the header must name path, label, task and split");
+      continue;
+    }
+    if (fields.size() != columns)
+      throw Error(Status::error, where() + "expected " + std::to_string(columns) + " fields, found " +
+                                     std::to_string(fields.size()));
+    const auto get = [&](const char* name) {
+      const auto it = column.find(name);
+      return it == column.end() ? std::string() : fields[it->second];
+    };
+    rows.push_back({(path.parent_path() / get("path")).string(), get("label"), get("task"), get("split"),
+                    get("speaker"), get("source")});
   }
   return rows;
 }

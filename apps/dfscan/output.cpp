@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "dfscan/csv.hpp"
+
 namespace dfscan::cli {
 
 const std::vector<std::string>& output_format_names() {
@@ -47,13 +49,7 @@ std::string csv_field(const nlohmann::json& value) {
   } else {
     text = value.dump();
   }
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  return quoted + '"';
+  return csv::field(text);
 }
 
 std::string status_summary_line(const nlohmann::json& summary) {

@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "data/benchmark_common.hpp"
+#include "dfscan/csv.hpp"
 #include "dfscan/status.hpp"
 
 namespace dfscan::data::detail {
@@ -198,10 +199,9 @@ BenchmarkDataset open_inthewild(const fs::path& root, const BenchmarkOptions& op
   size_t line_no = 0;
   int file_col = -1, speaker_col = -1, label_col = -1;
   size_t columns = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
+  while (csv::read_line(in, line, line_no)) {
     if (trim(line).empty()) continue;
-    auto fields = split_csv(line);
+    auto fields = split_csv(line, meta, line_no);
     for (auto& f : fields) f = trim(f);
     if (columns == 0) {
       for (size_t i = 0; i < fields.size(); ++i) {

@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "data/benchmark_common.hpp"
+#include "dfscan/csv.hpp"
 #include "dfscan/status.hpp"
 
 namespace dfscan::data::detail {
@@ -80,10 +81,9 @@ std::string read_labels_csv(LayoutCollector& c, const fs::path& file) {
   const auto folder = relative_to(file.parent_path(), c.root());
   const std::string prefix = folder.empty() ? "" : folder + "/";
   const std::string part_name = folder.empty() ? c.root().filename().string() : folder;
-  while (std::getline(in, line)) {
-    ++line_no;
+  while (csv::read_line(in, line, line_no)) {
     if (trim(line).empty()) continue;
-    auto fields = split_csv(line);
+    auto fields = split_csv(line, file, line_no);
     for (auto& f : fields) f = trim(f);
     if (name_col < 0) {
       for (size_t i = 0; i < fields.size(); ++i) {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "data/benchmark_common.hpp"
+#include "dfscan/csv.hpp"
 #include "dfscan/status.hpp"
 
 namespace dfscan::data {
@@ -41,33 +42,12 @@ std::vector<std::string> split_whitespace(std::string_view line) {
   return out;
 }
 
-std::vector<std::string> split_csv(std::string_view line) {
-  std::vector<std::string> fields;
-  std::string field;
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        field += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        field += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.push_back(std::move(field));
-      field.clear();
-    } else if (c != '\r') {
-      field += c;
-    }
+std::vector<std::string> split_csv(std::string_view line, const fs::path& file, size_t line_no) {
+  try {
+    return csv::split(line);
+  } catch (const Error& e) {
+    throw Error(e.status(), at_line(file, line_no) + e.what());
   }
-  if (quoted) throw Error(Status::error, "unterminated quote");
-  fields.push_back(std::move(field));
-  return fields;
 }
 
 std::string at_line(const fs::path& file, size_t line_no) {

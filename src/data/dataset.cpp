@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "data/benchmark_common.hpp"
+#include "dfscan/csv.hpp"
 #include "dfscan/sbi.hpp"
 #include "dfscan/status.hpp"
 
@@ -95,33 +96,23 @@ Dataset read_folder_dataset(const fs::path& root) {
 }
 
 namespace {
-// One CSV record, with the file and line in any error.
-std::vector<std::string> split_csv_line(const std::string& line, size_t line_no, const fs::path& csv) {
-  try {
-    return split_csv(line);
-  } catch (const Error& e) {
-    throw Error(e.status(), at_line(csv, line_no) + e.what());
-  }
-}
-
-int parse_label(const std::string& raw, size_t line_no, const fs::path& csv) {
+int parse_label(const std::string& raw, size_t line_no, const fs::path& file) {
   const auto v = lower(trim(raw));
   if (v == "1" || v == "fake") return 1;
   if (v == "0" || v == "real") return 0;
   throw Error(Status::error,
-              csv.string() + ":" + std::to_string(line_no) + ": label '" + raw + "' is not 1/0/fake/real");
+              file.string() + ":" + std::to_string(line_no) + ": label '" + raw + "' is not 1/0/fake/real");
 }
 }  // namespace
 
-Dataset read_csv_dataset(const fs::path& csv) {
-  std::ifstream in(csv);
-  if (!in) throw Error(Status::not_found, "cannot open dataset CSV " + csv.string());
+Dataset read_csv_dataset(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) throw Error(Status::not_found, "cannot open dataset CSV " + file.string());
   std::string line;
   size_t line_no = 0;
   std::vector<std::string> header;
-  while (header.empty() && std::getline(in, line)) {
-    ++line_no;
-    if (!trim(line).empty()) header = split_csv_line(line, line_no, csv);
+  while (header.empty() && csv::read_line(in, line, line_no)) {
+    if (!trim(line).empty()) header = split_csv(line, file, line_no);
   }
   int path_col = -1, label_col = -1, split_col = -1;
   for (size_t i = 0; i < header.size(); ++i) {
@@ -132,25 +123,24 @@ Dataset read_csv_dataset(const fs::path& csv) {
     if (h == "split") split_col = static_cast<int>(i);
   }
   if (path_col < 0 || label_col < 0 || split_col < 0)
-    throw Error(Status::error, csv.string() + ": header must name path, label and split");
-  const auto base = csv.parent_path();
+    throw Error(Status::error, file.string() + ": header must name path, label and split");
+  const auto base = file.parent_path();
   std::vector<Sample> samples;
-  while (std::getline(in, line)) {
-    ++line_no;
+  while (csv::read_line(in, line, line_no)) {
     if (trim(line).empty()) continue;
-    auto fields = split_csv_line(line, line_no, csv);
+    auto fields = split_csv(line, file, line_no);
     if (fields.size() != header.size())
-      throw Error(Status::error, csv.string() + ":" + std::to_string(line_no) + ": expected " +
+      throw Error(Status::error, file.string() + ":" + std::to_string(line_no) + ": expected " +
                                      std::to_string(header.size()) + " fields, found " +
                                      std::to_string(fields.size()));
     Sample s;
     fs::path p = trim(fields[path_col]);
-    if (p.empty()) throw Error(Status::error, csv.string() + ":" + std::to_string(line_no) + ": empty path");
+    if (p.empty()) throw Error(Status::error, file.string() + ":" + std::to_string(line_no) + ": empty path");
     s.path = (p.is_absolute() ? p : base / p).string();
-    s.label = parse_label(fields[label_col], line_no, csv);
+    s.label = parse_label(fields[label_col], line_no, file);
     auto split = split_from_string(fields[split_col]);
     if (!split)
-      throw Error(Status::error, csv.string() + ":" + std::to_string(line_no) + ": split '" +
+      throw Error(Status::error, file.string() + ":" + std::to_string(line_no) + ": split '" +
                                      fields[split_col] + "' is not train/valid/test");
     s.split = *split;
     for (size_t i = 0; i < header.size(); ++i)
@@ -159,7 +149,7 @@ Dataset read_csv_dataset(const fs::path& csv) {
         s.groups[header[i]] = trim(fields[i]);
     samples.push_back(std::move(s));
   }
-  return Dataset("csv:" + csv.string(), std::move(samples));
+  return Dataset("csv:" + file.string(), std::move(samples));
 }
 
 Dataset open_dataset(const std::string& spec) {

@@ -23,6 +23,7 @@
 
 #include "dfscan/atomic_file.hpp"
 #include "dfscan/config.hpp"
+#include "dfscan/csv.hpp"
 #include "dfscan/dataset.hpp"
 #include "dfscan/log.hpp"
 #include "dfscan/status.hpp"
@@ -243,21 +244,11 @@ void write_shard(const fs::path& path, const at::Tensor& images) {
   write_file_atomic(path, bytes);
 }
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 std::string join_csv(const std::vector<std::string>& fields) {
   std::string line;
   for (size_t i = 0; i < fields.size(); ++i) {
     if (i) line += ',';
-    line += csv_field(fields[i]);
+    line += csv::field(fields[i]);
   }
   return line + "\n";
 }

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "dfscan/csv.hpp"
 #include "dfscan/metrics.hpp"
 #include "dfscan/status.hpp"
 
@@ -34,39 +35,13 @@ std::string lower(std::string s) {
   throw Error(Status::error, file + ":" + std::to_string(line) + ": " + what);
 }
 
-// One CSV record on one line: comma-separated, fields optionally in double quotes with "" for a quote.
+// One record, with the file and line in any error.
 std::vector<std::string> split_record(const std::string& line, const std::string& file, std::size_t line_no) {
-  std::vector<std::string> fields;
-  std::string field;
-  std::size_t i = 0;
-  while (true) {
-    field.clear();
-    if (i < line.size() && line[i] == '"') {
-      ++i;
-      bool closed = false;
-      while (i < line.size()) {
-        if (line[i] == '"') {
-          if (i + 1 < line.size() && line[i + 1] == '"') {
-            field += '"';
-            i += 2;
-            continue;
-          }
-          ++i;
-          closed = true;
-          break;
-        }
-        field += line[i++];
-      }
-      if (!closed) fail_at(file, line_no, "unterminated quoted field");
-      if (i < line.size() && line[i] != ',') fail_at(file, line_no, "text after a closing quote");
-    } else {
-      while (i < line.size() && line[i] != ',') field += line[i++];
-    }
-    fields.push_back(field);
-    if (i >= line.size()) break;
-    ++i;  // the comma
+  try {
+    return csv::split(line);
+  } catch (const Error& e) {
+    fail_at(file, line_no, e.what());
   }
-  return fields;
 }
 
 int parse_label(const std::string& raw, const std::string& file, std::size_t line_no) {
@@ -100,14 +75,6 @@ struct Seen {
   bool scored;
 };
 
-// A field for our own CSV output: quoted when it holds a comma, quote or line break.
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-
 std::string exact(double v) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%.17g", v);
@@ -130,10 +97,7 @@ ScoreTable read_score_files(const std::vector<std::string>& files) {
     std::optional<std::size_t> status_col, error_col, modality_col, threshold_col, frames_col;
     std::vector<std::size_t> extra_cols;
     bool header_done = false;
-    while (std::getline(in, line)) {
-      ++line_no;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line_no == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // UTF-8 byte order mark
+    while (csv::read_line(in, line, line_no)) {
       if (trim(line).empty()) continue;
       auto fields = split_record(line, file, line_no);
       if (!header_done) {
@@ -295,15 +259,16 @@ std::string score_table_csv(const ScoreTable& table) {
   sort_by_path(sorted);
   std::ostringstream out;
   out << "path,label,score,status,error,modality,threshold,frame_scores";
-  for (const auto& c : sorted.extra_columns) out << "," << csv_field(c);
+  for (const auto& c : sorted.extra_columns) out << "," << csv::field(c);
   out << "\n";
   auto extras = [&](const std::vector<std::string>& values) {
-    for (const auto& v : values) out << "," << csv_field(v);
+    for (const auto& v : values) out << "," << csv::field(v);
     out << "\n";
   };
   for (std::size_t i = 0; i < sorted.paths.size(); ++i) {
-    out << csv_field(sorted.paths[i]) << "," << sorted.labels[i] << "," << exact(sorted.scores[i]) << ",ok,,";
-    if (i < sorted.modalities.size()) out << csv_field(sorted.modalities[i]);
+    out << csv::field(sorted.paths[i]) << "," << sorted.labels[i] << "," << exact(sorted.scores[i])
+        << ",ok,,";
+    if (i < sorted.modalities.size()) out << csv::field(sorted.modalities[i]);
     out << ",";
     if (i < sorted.thresholds.size() && !std::isnan(sorted.thresholds[i])) out << exact(sorted.thresholds[i]);
     out << ",";
@@ -313,7 +278,7 @@ std::string score_table_csv(const ScoreTable& table) {
     extras(sorted.extra_values[i]);
   }
   for (const auto& u : sorted.unscored) {
-    out << csv_field(u.path) << "," << u.label << ",," << csv_field(u.status) << "," << csv_field(u.error)
+    out << csv::field(u.path) << "," << u.label << ",," << csv::field(u.status) << "," << csv::field(u.error)
         << ",,,";
     extras(u.extra_values);
   }

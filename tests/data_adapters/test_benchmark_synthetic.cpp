@@ -306,7 +306,9 @@ TEST(DfdcLayout, PartsMetadataAndTestLabelsCsv) {
 
 TEST(DfdcLayout, UnknownLabelsNameTheLineOrEntry) {
   TempDir t;
-  write(t.path / "labels.csv", "filename,label\nc.mp4,0\nd.mp4,FAKE\n");
+  write(t.path / "labels.csv",
+        "\xEF\xBB\xBF"
+        "filename,label\r\nc.mp4,0\r\nd.mp4,FAKE\r\n");
   expect_one_line_error(error_of([&] { open_benchmark("dfdc", t.path, lenient()); }),
                         (t.path / "labels.csv").string() + ":3: label 'FAKE' is not 1 (fake) or 0 (real)");
   fs::remove(t.path / "labels.csv");
@@ -415,6 +417,16 @@ TEST(AudioLayout, InTheWildHyphenatedBonaFide) {
   EXPECT_EQ(b.dataset.samples()[1].groups.at("speaker"), "Guinness, Alec");
   EXPECT_EQ(count_split(b.dataset, Split::test), 2u);
   EXPECT_EQ(b.layout.extra_count, 1u);
+  // Saved by a spreadsheet: byte order mark, CRLF, and a quoted nickname inside a plain field.
+  write(t.path / "meta.csv",
+        "\xEF\xBB\xBF"
+        "file,speaker,label\r\n0.wav,Dwayne \"The Rock\" Johnson,spoof\r\n");
+  const auto excel = open_benchmark("inthewild", t.path, lenient());
+  ASSERT_EQ(excel.dataset.size(), 1u);
+  EXPECT_EQ(excel.dataset.samples()[0].groups.at("speaker"), "Dwayne \"The Rock\" Johnson");
+  write(t.path / "meta.csv", "file,speaker,label\n0.wav,\"A,spoof\n");
+  expect_one_line_error(error_of([&] { open_benchmark("inthewild", t.path); }),
+                        (t.path / "meta.csv").string() + ":2: unterminated quoted field");
   write(t.path / "meta.csv", "file,speaker,label\n0.wav,A,spoof\n1.wav,A,real\n");
   expect_one_line_error(error_of([&] { open_benchmark("inthewild", t.path); }),
                         (t.path / "meta.csv").string() + ":3: label 'real' is not bona-fide or spoof");

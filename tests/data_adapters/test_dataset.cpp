@@ -91,6 +91,17 @@ TEST(CsvDataset, LabelsSplitsGroupsAndQuoting) {
   EXPECT_EQ(ds.samples()[2].split, Split::test);
 }
 
+TEST(CsvDataset, SpreadsheetExportsRead) {
+  // A byte order mark and CRLF line endings, as spreadsheets save "CSV UTF-8"; a quote inside a
+  // plain field is text, as Python's csv module writes and reads it.
+  TempDir t;
+  touch(t.path / "excel.csv", "\xEF\xBB\xBFpath,label,split,note\r\na.jpg,1,train,a 12\" screen\r\n");
+  const auto ds = read_csv_dataset(t.path / "excel.csv");
+  ASSERT_EQ(ds.size(), 1u);
+  EXPECT_EQ(ds.samples()[0].path, (t.path / "a.jpg").string());
+  EXPECT_EQ(ds.samples()[0].groups.at("note"), "a 12\" screen");
+}
+
 TEST(CsvDataset, BadRowsNameTheLine) {
   TempDir t;
   touch(t.path / "bad.csv", "path,label,split\na.jpg,maybe,train\n");
@@ -109,7 +120,8 @@ TEST(CsvDataset, BadRowsNameTheLine) {
     read_csv_dataset(t.path / "quote.csv");
     FAIL() << "expected an error";
   } catch (const dfscan::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("quote.csv:3: unterminated quote"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("quote.csv:3: unterminated quoted field"), std::string::npos)
+        << e.what();
   }
 }
 

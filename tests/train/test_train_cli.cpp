@@ -176,3 +176,28 @@ TEST(TrainCli, ContinualIsTheContinualCommand) {
       run("", "train --continual --tasks '" + (dir.path / "none.toml").string() + "'", dir.path);
   EXPECT_EQ(missing.exit_code, 2) << missing.out;
 }
+
+TEST(TrainCli, ContinualManifestErrorsNameTheLine) {
+  if (!DFSCAN_WITH_MEDIA) GTEST_SKIP() << "continual training needs the media build";
+  dfscan::test::ScopedDir dir("cli-continual-manifest");
+  { std::ofstream(dir.path / "tasks.toml") << "manifest = \"manifest.csv\"\ntasks = [\"a\"]\n"; }
+  const auto stderr_after = [&](const std::string& manifest) {
+    std::ofstream(dir.path / "manifest.csv") << manifest;
+    fs::remove(dir.path / "stderr.txt");
+    const auto r = run("", "continual --tasks '" + (dir.path / "tasks.toml").string() + "'", dir.path);
+    EXPECT_EQ(r.exit_code, 2);
+    std::ifstream err(dir.path / "stderr.txt");
+    return std::string((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+  };
+  const auto manifest = (dir.path / "manifest.csv").string();
+  // Columns are found by name; a header without task says so.
+  EXPECT_NE(stderr_after("path,label,split\nx.wav,real,train\n")
+                .find(manifest + ":1: the header must name path, label, task and split"),
+            std::string::npos);
+  EXPECT_NE(stderr_after("path,label,task,split\r\n\"x.wav,real,a,train\r\n")
+                .find(manifest + ":2: unterminated quoted field"),
+            std::string::npos);
+  EXPECT_NE(
+      stderr_after("path,label,task,split\nx.wav,real,a\n").find(manifest + ":2: expected 4 fields, found 3"),
+      std::string::npos);
+}
