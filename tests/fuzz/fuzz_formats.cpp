@@ -3,6 +3,9 @@
 //   safetensors a model file, as every scan loads it
 //   scores      a score CSV, as `dfscan eval --scores` reads it, then the metrics over it
 //   tar         a tar archive (the harness gzips it), as the WildDeepfake adapter reads it in place
+//   manifests   a dataset manifest (the first byte picks which: csv, Celeb-DF list, DFDC metadata.json,
+//               labels.csv or dataset.json, ASVspoof 2019/2021 protocols, In-the-Wild meta.csv, FF++
+//               split JSON), as `dfscan eval --dataset NAME` reads it
 // The readers take paths, so each input is written to one scratch file first. A dfscan::Error with a
 // one-line message is the expected outcome for most inputs; anything else escaping, a crash, a
 // sanitizer report or a hang past libFuzzer's -timeout is a bug.
@@ -36,8 +39,11 @@ constexpr const char* kSuffix = ".csv";
 #include "data/benchmark_common.hpp"
 #include "dfscan/benchmarks.hpp"
 constexpr const char* kSuffix = ".tar.gz";
+#elif DFSCAN_FUZZ_FORMAT_manifests
+#include "dfscan/benchmarks.hpp"
+constexpr const char* kSuffix = ".d";  // a folder: the manifests' names matter
 #else
-#error "set DFSCAN_FUZZ_FORMAT_<pth|safetensors|scores|tar>"
+#error "set DFSCAN_FUZZ_FORMAT_<pth|safetensors|scores|tar|manifests>"
 #endif
 
 namespace {
@@ -119,6 +125,46 @@ void run(const std::uint8_t* data, std::size_t size) {
       check_message(e);
     }
   }
+}
+#elif DFSCAN_FUZZ_FORMAT_manifests
+struct Manifest {
+  const char* benchmark;
+  const char* file;         // its name in the scratch folder
+  bool folder_is_manifest;  // FF++ takes the folder of its split JSONs
+};
+constexpr Manifest kManifests[] = {
+    {"csv", "dataset.csv", false},
+    {"celebdf", "List_of_testing_videos.txt", false},
+    {"dfdc", "metadata.json", false},
+    {"dfdc", "labels.csv", false},
+    {"dfdc", "dataset.json", false},
+    {"asvspoof2019la", "ASVspoof2019.LA.cm.eval.trl.txt", false},
+    {"asvspoof2021", "trial_metadata.txt", false},
+    {"inthewild", "meta.csv", false},
+    {"ffpp", "test.json", true},
+};
+
+void run(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return;
+  const std::size_t pick = data[0] % std::size(kManifests);
+  const Manifest& m = kManifests[pick];
+  // One folder per kind, so that the other kinds' manifests never sit beside this one.
+  const auto folder = scratch() / std::to_string(pick);
+  std::filesystem::create_directories(folder / "root");
+  const auto file = folder / m.file;
+  {
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(data + 1), static_cast<std::streamsize>(size - 1));
+    if (!out.flush()) std::abort();
+  }
+  dfscan::data::BenchmarkOptions options;
+  options.require_files = false;
+  options.keep_missing = true;  // every sample the manifest names comes out
+  options.manifest = m.folder_is_manifest ? folder : file;
+  const bool csv = std::string(m.benchmark) == "csv";
+  const auto opened = dfscan::data::open_benchmark(m.benchmark, csv ? file : folder / "root", options);
+  (void)opened.layout.summary();
+  (void)opened.dataset.summary();
 }
 #endif
 
