@@ -1,5 +1,6 @@
 // read_pth on committed fixtures (scripts/make-io-fixtures.py) and load_into on small modules.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <torch/torch.h>
 
 #include <cstdlib>
@@ -124,6 +125,20 @@ TEST(ReadPth, StatusesForRefusals) {
   expect_error([] { read_pth(fixture("does_not_exist.pth")); }, "no such file", Status::not_found);
   expect_error([] { read_pth(fixture("empty.pth")); }, "empty file", Status::empty);
   expect_error([] { read_pth(fixture("truncated.pth")); }, "truncated", Status::decode_error);
+}
+
+// Zip records whose sizes claim 4 GiB in 1.4 KB files: the version record (found by
+// scripts/fuzz-formats.sh) and a storage record (views.pth with data/0's size patched). LibTorch's
+// reader allocates a record's claimed size before it reads it; dfscan must end in a one-line
+// decode_error without those pages ever becoming resident.
+TEST(ReadPth, ClaimedRecordSizesDoNotBecomeResident) {
+  expect_error([] { read_pth(fixture("version-record-claims-4gib.pth")); }, "reading file version",
+               Status::decode_error);
+  expect_error([] { read_pth(fixture("storage-record-claims-4gib.pth")); }, "reading file data/0",
+               Status::decode_error);
+  rusage usage{};
+  ASSERT_EQ(getrusage(RUSAGE_SELF, &usage), 0);
+  EXPECT_LT(usage.ru_maxrss, 1L << 20) << "peak resident size " << usage.ru_maxrss / 1024 << " MiB";
 }
 
 TEST(ReadPth, CheckpointLoadsStrictlyIntoTheMatchingModule) {
