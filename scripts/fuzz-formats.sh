@@ -30,7 +30,7 @@ seeds() {
 }
 seeds pth tests/data/io/*.pth
 seeds safetensors tests/data/io/*.safetensors models/npr-proxy.safetensors
-seeds scores tests/data/metrics/*.csv
+seeds scores tests/data/metrics/*.csv tests/data/metrics/*.txt
 # Tar seeds are uncompressed (the harness gzips each input): a ustar file, a GNU long name, a pax path.
 tar_dir="$WORK/tar/seeds"
 if [ ! -s "$tar_dir/ustar.tar" ]; then

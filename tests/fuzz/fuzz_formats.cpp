@@ -1,7 +1,8 @@
 // libFuzzer entries for the file formats dfscan parses itself, one executable each (DFSCAN_FUZZ_FORMAT):
 //   pth         a torch.save checkpoint, as `dfscan models import` reads it
 //   safetensors a model file, as every scan loads it
-//   scores      a score CSV, as `dfscan eval --scores` reads it, then the metrics over it
+//   scores      a score CSV, as `dfscan eval --scores` reads it, then the metrics over it; and the
+//               same bytes as an ASV score file (--asv-scores), then min t-DCF
 //   tar         a tar archive (the harness gzips it), as the WildDeepfake adapter reads it in place
 //   manifests   a dataset manifest (the first byte picks which: csv, Celeb-DF list, DFDC metadata.json,
 //               labels.csv or dataset.json, ASVspoof 2019/2021 protocols, In-the-Wild meta.csv, FF++
@@ -100,14 +101,26 @@ void run(const std::uint8_t* data, std::size_t size) {
   for (const auto& [name, tensor] : model.tensors) (void)tensor.sum();
 }
 #elif DFSCAN_FUZZ_FORMAT_scores
+// The input as an ASV score file and as a score CSV, each with a fixed partner for min t-DCF.
 void run(const std::uint8_t* data, std::size_t size) {
+  namespace eval = dfscan::eval;
   write_scratch(data, size);
-  auto table = dfscan::eval::read_score_files({scratch().string()});
-  dfscan::eval::EvalOptions options;
+  try {
+    const auto asv = eval::read_asv_scores(scratch().string());
+    (void)eval::min_tdcf_2019({0, 1, 0, 1}, {0.1, 0.9, 0.4, 0.6}, asv);
+    (void)eval::min_tdcf_2021({0, 1, 0, 1}, {0.1, 0.9, 0.4, 0.6}, asv);
+  } catch (const dfscan::Error& e) {
+    check_message(e);
+  }
+  auto table = eval::read_score_files({scratch().string()});
+  eval::EvalOptions options;
   options.bootstrap.resamples = 20;
-  (void)dfscan::eval::evaluate(table.labels, table.scores, options);
-  dfscan::eval::sort_by_path(table);
-  (void)dfscan::eval::score_table_csv(table);
+  (void)eval::evaluate(table.labels, table.scores, options);
+  const eval::AsvScores asv{{2.0, 3.0}, {-1.0, 0.0}, {-2.0, 1.0}};
+  (void)eval::min_tdcf_2019(table.labels, table.scores, asv);
+  (void)eval::min_tdcf_2021(table.labels, table.scores, eval::TdcfCoefficients{1.0, 2.0, 3.0});
+  eval::sort_by_path(table);
+  (void)eval::score_table_csv(table);
 }
 #elif DFSCAN_FUZZ_FORMAT_tar
 void run(const std::uint8_t* data, std::size_t size) {
