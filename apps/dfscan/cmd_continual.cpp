@@ -9,6 +9,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -16,7 +17,6 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <sstream>
 
 #include "command.hpp"
@@ -63,34 +63,73 @@ struct ContinualArgs {
   bool balance_attacks = false;  // train/valid: repeat the fakes of smaller attacks of a joint task
 };
 
-// The subset of TOML the benchmark writes: `manifest = "..."` and `tasks = ["a", "b"]`.
+// The subset of TOML a task list needs: `manifest = "..."` and `tasks = ["a", "b+c", ...]`, the
+// array possibly over several lines, with # comments. Anything else is an error naming its line:
+// a line skipped in silence could drop a task from the run.
 std::pair<std::string, std::vector<std::string>> read_tasks_file(const fs::path& path) {
   std::ifstream in(path);
   if (!in) throw Error(Status::not_found, "cannot read tasks file " + path.string());
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::size_t at = 0, line = 1;
+  const auto fail = [&](const std::string& what) -> Error {
+    return Error(Status::error, path.string() + ":" + std::to_string(line) + ": " + what);
+  };
+  // Skips blanks and comments; `lines` also newlines.
+  const auto skip = [&](bool lines) {
+    while (at < text.size()) {
+      const char c = text[at];
+      if (c == '#') {
+        while (at < text.size() && text[at] != '\n') ++at;
+      } else if (c == ' ' || c == '\t' || c == '\r' || (lines && c == '\n')) {
+        line += c == '\n';
+        ++at;
+      } else {
+        return;
+      }
+    }
+  };
+  const auto string_value = [&] {
+    if (at >= text.size() || text[at] != '"') throw fail("expected a \"quoted\" string");
+    const auto end = text.find_first_of("\"\n\\", at + 1);
+    if (end == std::string::npos || text[end] != '"') throw fail("unterminated or escaped string");
+    std::string value = text.substr(at + 1, end - at - 1);
+    at = end + 1;
+    return value;
+  };
   std::string manifest;
   std::vector<std::string> tasks;
-  std::string line;
-  const std::regex quoted("\"([^\"]*)\"");
-  while (std::getline(in, line)) {
-    const auto hash = line.find('#');
-    if (hash != std::string::npos) line.resize(hash);
-    const auto eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    auto key = line.substr(0, eq);
-    key.erase(0, key.find_first_not_of(" \t"));
-    key.erase(key.find_last_not_of(" \t") + 1);
-    const auto value = line.substr(eq + 1);
-    std::vector<std::string> strings;
-    for (std::sregex_iterator it(value.begin(), value.end(), quoted), end; it != end; ++it)
-      strings.push_back((*it)[1]);
-    if (key == "manifest" && strings.size() == 1)
-      manifest = strings[0];
-    else if (key == "tasks")
-      tasks = strings;
-    else
-      throw Error(Status::error, "tasks file " + path.string() + ": unsupported line '" + line + "'");
+  bool have_tasks = false;
+  for (skip(true); at < text.size(); skip(true)) {
+    const auto key_end = text.find_first_of(" \t=\r\n#", at);
+    const std::string key = text.substr(at, key_end - at);
+    at = key_end;
+    skip(false);
+    if (at >= text.size() || text[at] != '=') throw fail("expected key = value");
+    ++at;
+    skip(false);
+    if (key == "manifest") {
+      manifest = string_value();
+    } else if (key == "tasks") {
+      if (at >= text.size() || text[at] != '[') throw fail("tasks must be an array of strings");
+      ++at;
+      have_tasks = true;
+      for (skip(true); at < text.size() && text[at] != ']'; skip(true)) {
+        tasks.push_back(string_value());
+        skip(true);
+        if (at < text.size() && text[at] == ',')
+          ++at;
+        else if (at < text.size() && text[at] != ']')
+          throw fail("expected , or ] in the tasks array");
+      }
+      if (at >= text.size()) throw fail("the tasks array is not closed");
+      ++at;
+    } else {
+      throw fail("unknown key '" + key + "' (a task list has manifest and tasks)");
+    }
+    skip(false);
+    if (at < text.size() && text[at] != '\n') throw fail("unexpected text after the value");
   }
-  if (manifest.empty() || tasks.empty())
+  if (manifest.empty() || !have_tasks || tasks.empty())
     throw Error(Status::error, "tasks file " + path.string() + " needs manifest = \"...\" and tasks = [...]");
   if (fs::path(manifest).is_relative()) manifest = (path.parent_path() / manifest).string();
   return {manifest, tasks};
@@ -267,6 +306,11 @@ int run_continual_command(const ContinualArgs& args) {
     throw Error(Status::error,
                 "--save-model needs --valid-share (the threshold is chosen on validation data)");
   auto rows = read_manifest(manifest);
+  // A task no row belongs to (a typo in the task list) is named before any audio is decoded.
+  for (const auto& task : task_names)
+    for (const auto& part : split_task(task))
+      if (std::none_of(rows.begin(), rows.end(), [&](const Row& r) { return r.task == part; }))
+        throw Error(Status::error, args.tasks_file + ": task '" + part + "' has no rows in " + manifest);
   hold_out_validation(rows, args.valid_share);
   const auto fe = front_end_for(args.features);
   std::cerr << "front end " << audio::feature_kind_name(fe.kind) << ": " << audio::feature_dim(fe)

@@ -201,3 +201,31 @@ TEST(TrainCli, ContinualManifestErrorsNameTheLine) {
       stderr_after("path,label,task,split\nx.wav,real,a\n").find(manifest + ":2: expected 4 fields, found 3"),
       std::string::npos);
 }
+
+TEST(TrainCli, ContinualTaskListIsReadWhole) {
+  if (!DFSCAN_WITH_MEDIA) GTEST_SKIP() << "continual training needs the media build";
+  dfscan::test::ScopedDir dir("cli-continual-tasks");
+  // Rows for tasks a and b; no audio is decoded before the task list is checked against them.
+  std::ofstream(dir.path / "manifest.csv")
+      << "path,label,task,split\nx.wav,real,a,train\ny.wav,fake,b,test\n";
+  const auto tasks = (dir.path / "tasks.toml").string();
+  const auto stderr_after = [&](const std::string& task_list) {
+    std::ofstream(dir.path / "tasks.toml") << task_list;
+    fs::remove(dir.path / "stderr.txt");
+    EXPECT_EQ(run("", "continual --tasks '" + tasks + "'", dir.path).exit_code, 2) << task_list;
+    std::ifstream err(dir.path / "stderr.txt");
+    return std::string((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+  };
+  // An array over several lines, with comments: its last task, a typo, is found and named.
+  const auto typo = stderr_after(
+      "# benchmark\nmanifest = \"manifest.csv\"  # beside\ntasks = [\n  \"a\",\n  \"a+b\",  # joint\n  "
+      "\"zz\",\n]\n");
+  EXPECT_NE(typo.find(tasks + ": task 'zz' has no rows in"), std::string::npos) << typo;
+  // What it cannot read is an error naming the line, never a line skipped in silence.
+  const auto unknown = stderr_after("manifest = \"manifest.csv\"\ntasks = [\"a\"]\nepochs = 3\n");
+  EXPECT_NE(unknown.find(tasks + ":3: unknown key 'epochs'"), std::string::npos) << unknown;
+  const auto open = stderr_after("manifest = \"manifest.csv\"\ntasks = [\"a\",\n  \"b\"\n");
+  EXPECT_NE(open.find("the tasks array is not closed"), std::string::npos) << open;
+  const auto stray = stderr_after("manifest = \"manifest.csv\"\ntasks = [\"a\"]\n\"b\"\n");
+  EXPECT_NE(stray.find(tasks + ":3: expected key = value"), std::string::npos) << stray;
+}
