@@ -151,12 +151,7 @@ std::vector<Row> read_manifest(const fs::path& path) {
   const auto where = [&] { return path.string() + ":" + std::to_string(line_no) + ": "; };
   while (csv::read_line(in, line, line_no)) {
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    std::vector<std::string> fields;
-    try {
-      fields = csv::split(line);
-    } catch (const Error& e) {
-      throw Error(e.status(), where() + e.what());
-    }
+    const auto fields = csv::split(line, path.string(), line_no);
     if (columns == 0) {
       columns = fields.size();
       for (std::size_t i = 0; i < fields.size(); ++i) column.emplace(fields[i], i);

@@ -19,6 +19,8 @@ bool read_line(std::istream& in, std::string& line, std::size_t& line_no);
 // dfscan::Error (Status::error) for an unterminated quoted field or text after a closing quote;
 // the message names neither file nor line, which the caller adds.
 std::vector<std::string> split(std::string_view line);
+// The same, the error starting "FILE:LINE: ".
+std::vector<std::string> split(std::string_view line, const std::string& file, std::size_t line_no);
 
 // `text` as one field: quoted when it holds a comma, a quote or a line break.
 std::string field(std::string_view text);

@@ -43,6 +43,14 @@ std::vector<std::string> split(std::string_view line) {
   }
 }
 
+std::vector<std::string> split(std::string_view line, const std::string& file, std::size_t line_no) {
+  try {
+    return split(line);
+  } catch (const Error& e) {
+    throw Error(e.status(), file + ":" + std::to_string(line_no) + ": " + e.what());
+  }
+}
+
 std::string field(std::string_view text) {
   if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
   std::string quoted = "\"";

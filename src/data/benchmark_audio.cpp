@@ -201,7 +201,7 @@ BenchmarkDataset open_inthewild(const fs::path& root, const BenchmarkOptions& op
   size_t columns = 0;
   while (csv::read_line(in, line, line_no)) {
     if (trim(line).empty()) continue;
-    auto fields = split_csv(line, meta, line_no);
+    auto fields = csv::split(line, meta.string(), line_no);
     for (auto& f : fields) f = trim(f);
     if (columns == 0) {
       for (size_t i = 0; i < fields.size(); ++i) {

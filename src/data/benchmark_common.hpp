@@ -19,10 +19,8 @@ using Groups = std::map<std::string, std::string>;
 
 std::string lower(std::string_view s);
 std::string trim(std::string_view s);
-// Splits on runs of spaces and tabs.
+// Splits on runs of white space (spaces, tabs, a CR before the newline).
 std::vector<std::string> split_whitespace(std::string_view line);
-// One CSV record (dfscan/csv.hpp), with FILE:LINE in any error.
-std::vector<std::string> split_csv(std::string_view line, const std::filesystem::path& file, size_t line_no);
 // "FILE:LINE: " for error messages.
 std::string at_line(const std::filesystem::path& file, size_t line_no);
 std::string read_text_file(const std::filesystem::path& file);

@@ -83,7 +83,7 @@ std::string read_labels_csv(LayoutCollector& c, const fs::path& file) {
   const std::string part_name = folder.empty() ? c.root().filename().string() : folder;
   while (csv::read_line(in, line, line_no)) {
     if (trim(line).empty()) continue;
-    auto fields = split_csv(line, file, line_no);
+    auto fields = csv::split(line, file.string(), line_no);
     for (auto& f : fields) f = trim(f);
     if (name_col < 0) {
       for (size_t i = 0; i < fields.size(); ++i) {

@@ -8,7 +8,6 @@
 #include <utility>
 
 #include "data/benchmark_common.hpp"
-#include "dfscan/csv.hpp"
 #include "dfscan/status.hpp"
 
 namespace dfscan::data {
@@ -40,14 +39,6 @@ std::vector<std::string> split_whitespace(std::string_view line) {
     i = j;
   }
   return out;
-}
-
-std::vector<std::string> split_csv(std::string_view line, const fs::path& file, size_t line_no) {
-  try {
-    return csv::split(line);
-  } catch (const Error& e) {
-    throw Error(e.status(), at_line(file, line_no) + e.what());
-  }
 }
 
 std::string at_line(const fs::path& file, size_t line_no) {

@@ -29,7 +29,6 @@ const char* to_string(Split split) {
 // Text helpers shared with the benchmark adapters.
 using detail::at_line;
 using detail::lower;
-using detail::split_csv;
 using detail::trim;
 
 std::optional<Split> split_from_string(std::string_view name) {
@@ -112,7 +111,7 @@ Dataset read_csv_dataset(const fs::path& file) {
   size_t line_no = 0;
   std::vector<std::string> header;
   while (header.empty() && csv::read_line(in, line, line_no)) {
-    if (!trim(line).empty()) header = split_csv(line, file, line_no);
+    if (!trim(line).empty()) header = csv::split(line, file.string(), line_no);
   }
   int path_col = -1, label_col = -1, split_col = -1;
   for (size_t i = 0; i < header.size(); ++i) {
@@ -128,7 +127,7 @@ Dataset read_csv_dataset(const fs::path& file) {
   std::vector<Sample> samples;
   while (csv::read_line(in, line, line_no)) {
     if (trim(line).empty()) continue;
-    auto fields = split_csv(line, file, line_no);
+    auto fields = csv::split(line, file.string(), line_no);
     if (fields.size() != header.size())
       throw Error(Status::error, file.string() + ":" + std::to_string(line_no) + ": expected " +
                                      std::to_string(header.size()) + " fields, found " +

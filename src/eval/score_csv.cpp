@@ -35,15 +35,6 @@ std::string lower(std::string s) {
   throw Error(Status::error, file + ":" + std::to_string(line) + ": " + what);
 }
 
-// One record, with the file and line in any error.
-std::vector<std::string> split_record(const std::string& line, const std::string& file, std::size_t line_no) {
-  try {
-    return csv::split(line);
-  } catch (const Error& e) {
-    fail_at(file, line_no, e.what());
-  }
-}
-
 int parse_label(const std::string& raw, const std::string& file, std::size_t line_no) {
   const std::string v = lower(trim(raw));
   if (v == "fake" || v == "1") return 1;
@@ -99,7 +90,7 @@ ScoreTable read_score_files(const std::vector<std::string>& files) {
     bool header_done = false;
     while (csv::read_line(in, line, line_no)) {
       if (trim(line).empty()) continue;
-      auto fields = split_record(line, file, line_no);
+      auto fields = csv::split(line, file, line_no);
       if (!header_done) {
         header_done = true;
         n_cols = fields.size();

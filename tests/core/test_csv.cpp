@@ -61,3 +61,13 @@ TEST(Csv, FieldsRoundTrip) {
   EXPECT_EQ(csv::field("a,b"), R"("a,b")");
   EXPECT_EQ(csv::field("two\nlines"), "\"two\nlines\"");
 }
+
+TEST(Csv, ErrorsCanNameFileAndLine) {
+  EXPECT_EQ(csv::split("a,b", "x.csv", 7), (Fields{"a", "b"}));
+  try {
+    csv::split(R"(a,"b)", "x.csv", 7);
+    FAIL() << "accepted";
+  } catch (const dfscan::Error& e) {
+    EXPECT_STREQ(e.what(), "x.csv:7: unterminated quoted field");
+  }
+}
