@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <system_error>
 
 #include "dfscan/status.hpp"
 
@@ -49,13 +50,21 @@ constexpr const char* kSuffix = ".d";  // a folder: the manifests' names matter
 
 namespace {
 
+// This process's scratch file (a folder for manifests), removed when the process exits.
 const std::filesystem::path& scratch() {
-  static const std::filesystem::path path = [] {
+  struct Scratch {
+    std::filesystem::path path;
+    ~Scratch() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  };
+  static const Scratch scratch{[] {
     const char* dir = std::getenv("TMPDIR");
     return std::filesystem::path(dir && *dir ? dir : "/tmp") /
            ("dfscan-fuzz-" + std::to_string(::getpid()) + kSuffix);
-  }();
-  return path;
+  }()};
+  return scratch.path;
 }
 
 void write_scratch(const std::uint8_t* data, std::size_t size) {
