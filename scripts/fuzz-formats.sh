@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the formats dfscan parses itself: torch.save checkpoints (pth), model files
-# (safetensors), score CSVs (scores), WildDeepfake's tar archives (tar) and the benchmarks'
-# manifests (manifests; the first byte of an input picks which kind), each with its own
-# libFuzzer executable (tests/fuzz/fuzz_formats.cpp), built with clang like scripts/fuzz-media.sh.
+# (safetensors), score CSVs and ASV score files (scores), WildDeepfake's tar archives (tar) and
+# the benchmarks' manifests (manifests; the first byte of an input picks which kind), each with
+# its own libFuzzer executable (tests/fuzz/fuzz_formats.cpp), built with clang like scripts/fuzz-media.sh.
 # Seeds are the test suite's fixtures. Crashes land in $WORK/<format>/crashes; turn each into a
 # regression test beside the reader's tests.
 #   scripts/fuzz-formats.sh                 # 300 s for each format
