@@ -24,7 +24,7 @@
 #include "dfscan/audio.hpp"
 #include "dfscan/audio/continual.hpp"
 #include "dfscan/checkpoint.hpp"
-#include "dfscan/csv.hpp"
+#include "dfscan/dataset.hpp"
 #include "dfscan/media.hpp"
 #include "dfscan/metrics.hpp"
 #include "dfscan/model_file.hpp"
@@ -139,36 +139,17 @@ struct Row {
   std::string path, label, task, split, speaker, source;
 };
 
-// The benchmark's manifest.csv: a header naming path, label, task and split (and optionally speaker
-// and source, as scripts/build-audio-benchmark.sh writes them), then one row per file.
+// The benchmark's manifest.csv, a dataset CSV with a task column (and speaker and source, as
+// scripts/build-audio-benchmark.sh writes it).
 std::vector<Row> read_manifest(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(Status::not_found, "cannot read manifest " + path.string());
   std::vector<Row> rows;
-  std::map<std::string, std::size_t> column;
-  std::size_t columns = 0, line_no = 0;
-  std::string line;
-  const auto where = [&] { return path.string() + ":" + std::to_string(line_no) + ": "; };
-  while (csv::read_line(in, line, line_no)) {
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    const auto fields = csv::split(line, path.string(), line_no);
-    if (columns == 0) {
-      columns = fields.size();
-      for (std::size_t i = 0; i < fields.size(); ++i) column.emplace(fields[i], i);
-      for (const char* name : {"path", "label", "task", "split"})
-        if (!column.count(name))
-          throw Error(Status::error, where() + "the header must name path, label, task and split");
-      continue;
-    }
-    if (fields.size() != columns)
-      throw Error(Status::error, where() + "expected " + std::to_string(columns) + " fields, found " +
-                                     std::to_string(fields.size()));
-    const auto get = [&](const char* name) {
-      const auto it = column.find(name);
-      return it == column.end() ? std::string() : fields[it->second];
+  for (const auto& sample : data::read_csv_dataset(path, {"task"})) {
+    const auto group = [&](const char* name) {
+      const auto it = sample.groups.find(name);
+      return it == sample.groups.end() ? std::string() : it->second;
     };
-    rows.push_back({(path.parent_path() / get("path")).string(), get("label"), get("task"), get("split"),
-                    get("speaker"), get("source")});
+    rows.push_back({sample.path, sample.label ? "fake" : "real", group("task"), data::to_string(sample.split),
+                    group("speaker"), group("source")});
   }
   return rows;
 }

@@ -61,7 +61,9 @@ Dataset read_folder_dataset(const std::filesystem::path& root);
 // A CSV file with a header naming at least path,label,split; any further columns are groups.
 // label: 1/0, fake/real (case-insensitive). Relative paths resolve against the CSV's folder.
 // Fields may be double-quoted ("" escapes a quote). Throws dfscan::Error naming the line.
-Dataset read_csv_dataset(const std::filesystem::path& csv);
+// `required_groups`: further columns the header must name (as groups, e.g. "task").
+Dataset read_csv_dataset(const std::filesystem::path& csv,
+                         const std::vector<std::string>& required_groups = {});
 
 // A folder -> read_folder_dataset; a file ending in .csv -> read_csv_dataset; "sbi:SPEC" or
 // "sbi-hull:SPEC" -> the self-blended data source of SPEC's real images (dfscan/sbi.hpp).

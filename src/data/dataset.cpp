@@ -104,7 +104,7 @@ int parse_label(const std::string& raw, size_t line_no, const fs::path& file) {
 }
 }  // namespace
 
-Dataset read_csv_dataset(const fs::path& file) {
+Dataset read_csv_dataset(const fs::path& file, const std::vector<std::string>& required_groups) {
   std::ifstream in(file);
   if (!in) throw Error(Status::not_found, "cannot open dataset CSV " + file.string());
   std::string line;
@@ -121,8 +121,14 @@ Dataset read_csv_dataset(const fs::path& file) {
     if (h == "label") label_col = static_cast<int>(i);
     if (h == "split") split_col = static_cast<int>(i);
   }
-  if (path_col < 0 || label_col < 0 || split_col < 0)
-    throw Error(Status::error, file.string() + ": header must name path, label and split");
+  const bool has_groups = std::all_of(
+      required_groups.begin(), required_groups.end(),
+      [&](const std::string& g) { return std::find(header.begin(), header.end(), g) != header.end(); });
+  if (path_col < 0 || label_col < 0 || split_col < 0 || !has_groups) {
+    std::string names = "path, label";
+    for (const auto& g : required_groups) names += ", " + g;
+    throw Error(Status::error, at_line(file, line_no) + "the header must name " + names + " and split");
+  }
   const auto base = file.parent_path();
   std::vector<Sample> samples;
   while (csv::read_line(in, line, line_no)) {
