@@ -79,63 +79,17 @@ if [ -z "${NCCL_ROOT:-}" ] && [ ! -e /usr/include/nccl.h ]; then
 fi
 
 say "compile probe"
-# -fsyntax-only on the files that hold the LibTorch-generation differences, CUDA code on.
-# A config.hpp with the CUDA code on and every other switch off (distributed_c10d.cpp takes its
-# switches from the command line).
-PROBE_INC=$(mktemp -d)
-mkdir -p "$PROBE_INC/dfscan"
-sed -e 's/#cmakedefine01 DFSCAN_TORCH_CUDA$/#define DFSCAN_TORCH_CUDA 1/' -e 's/#cmakedefine01 \(.*\)/#define \1 0/' \
-  -e 's/@[A-Z_]*@/probe/g' include/dfscan/config.hpp.in >"$PROBE_INC/dfscan/config.hpp"
-NCCL_INC=${NCCL_ROOT:+-isystem $NCCL_ROOT/include}
-PROBE_FLAGS="-std=c++17 -fsyntax-only -I include -I src -I $PROBE_INC $($PY - <<'PYEOF'
-import torch.utils.cpp_extension as c
-try:
-    paths = c.include_paths("cuda")  # 2.x: a device type
-except TypeError:
-    paths = c.include_paths(cuda=True)
-print(" ".join("-isystem " + p for p in paths))
-PYEOF
-) -isystem /usr/local/cuda/include $NCCL_INC -D_GLIBCXX_USE_CXX11_ABI=$($PY -c 'import torch;print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')"
-probe() {  # $1: name; rest: g++ arguments. Writes $LOGDIR/probe-$1.txt only when it fails.
-  local name=$1
-  shift
-  local out
-  out=$(mktemp)
-  if timeout 60 g++ $PROBE_FLAGS "$@" >"$out" 2>&1; then
-    echo 0 >"$out.rc"
-  else
-    echo 1 >"$out.rc"
-  fi
-  mv "$out" "/tmp/probe-$name.txt"
-  mv "$out.rc" "/tmp/probe-$name.rc"
-}
-rm -f /tmp/probe-*.txt /tmp/probe-*.rc
+# scripts/cuda-probe.sh: -fsyntax-only on the files that hold the LibTorch-generation differences,
+# CUDA code on. Its results pick the configure switches below.
+PROBE_DIR=/tmp/dfscan-probe
+rm -rf "$PROBE_DIR"
 if [ "${SKIP_PROBE:-0}" = 1 ]; then  # a rerun on a box where the probe already passed
-  for p in amp bench device_copy profile c10d_nccl; do echo 0 >"/tmp/probe-$p.rc"; done
+  mkdir -p "$PROBE_DIR"
+  for p in amp bench device_copy profile c10d_nccl; do echo 0 >"$PROBE_DIR/$p.rc"; done
+else
+  PYTHON=$PY bash scripts/cuda-probe.sh "$PROBE_DIR" 2>&1 | tee -a "$LOG"
 fi
-PROBE_PIDS=()
-if [ "${SKIP_PROBE:-0}" != 1 ]; then
-  probe amp src/train/amp.cpp &
-  PROBE_PIDS+=($!)
-  probe bench src/train/bench.cpp &
-  PROBE_PIDS+=($!)
-  probe device_copy src/detectors/device_copy.cpp &
-  PROBE_PIDS+=($!)
-  probe profile -DDFSCAN_KERNEL_PROFILER=1 src/train/bench_profile.cpp &
-  PROBE_PIDS+=($!)
-  probe c10d_nccl -DDFSCAN_WITH_DISTRIBUTED=1 -DDFSCAN_WITH_GLOO=0 -DDFSCAN_WITH_NCCL=1 \
-    src/train/distributed_c10d.cpp &
-  PROBE_PIDS+=($!)
-  wait "${PROBE_PIDS[@]}"
-fi
-probe_rc() { cat "/tmp/probe-$1.rc" 2>/dev/null || echo 1; }
-for p in amp bench device_copy profile c10d_nccl; do
-  rc=$(probe_rc $p)
-  say "probe $p: rc=$rc"
-  if [ "$rc" != 0 ]; then
-    grep -E "error|required from" "/tmp/probe-$p.txt" | head -15 | tee -a "$LOG"
-  fi
-done
+probe_rc() { cat "$PROBE_DIR/$1.rc" 2>/dev/null || echo 1; }
 # Both switches always spelled out: a build folder kept from an earlier run has them cached.
 CONFIG_ARGS=(-DDFSCAN_CUDA_EXTRAS=ON -DDFSCAN_USE_NCCL=ON -DDFSCAN_KERNEL_PROFILER=ON)
 extras_rc=0
