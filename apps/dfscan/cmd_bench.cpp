@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "checks.hpp"
 #include "command.hpp"
 #include "config_file.hpp"
 #include "dfscan/bench.hpp"
@@ -120,7 +121,7 @@ std::function<int()> add_bench(CLI::App& root) {
   model->excludes(arch);
   sub->add_option("--arch-config", o->arch_config, "With --arch: a preset (official) or JSON config")
       ->capture_default_str();
-  sub->add_option("-b,--batch", b.batch_sizes, "Batch sizes")->delimiter(',')->check(CLI::PositiveNumber);
+  sub->add_option("-b,--batch", b.batch_sizes, "Batch sizes")->delimiter(',')->check(kPositive);
   sub->add_option("--dtype", b.dtypes, "Precisions: fp32, tf32, bf16, fp16 (bf16/fp16 autocast on CUDA)")
       ->delimiter(',')
       ->check(CLI::IsMember({"fp32", "tf32", "bf16", "fp16"}));
@@ -146,19 +147,24 @@ std::function<int()> add_bench(CLI::App& root) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   sub->add_option("--device", b.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
-  sub->add_option("--input-size", b.input_size, "Square input size (0: the model's)");
-  sub->add_option("--warmup", b.warmup, "Warm-up batches")->capture_default_str();
-  sub->add_option("--iters", b.iters, "Batches per repeat (at least)")->capture_default_str();
+  sub->add_option("--input-size", b.input_size, "Square input size (0: the model's)")->check(kNonNegative);
+  sub->add_option("--warmup", b.warmup, "Warm-up batches")->check(kNonNegative)->capture_default_str();
+  sub->add_option("--iters", b.iters, "Batches per repeat (at least)")
+      ->check(kPositive)
+      ->capture_default_str();
   sub->add_option("--min-repeat-ms", b.min_repeat_ms,
                   "Inference and training rows: more batches per repeat where --iters of them would take "
                   "less than this many milliseconds (timed on one batch after the warm-up); 0: off")
+      ->check(kNonNegative)
       ->capture_default_str();
-  sub->add_option("--repeats", b.repeats, "Repeats; img/s is their median")->capture_default_str();
-  sub->add_option("--threads", o->threads, "LibTorch intra-op threads (0: all cores)");
+  sub->add_option("--repeats", b.repeats, "Repeats; img/s is their median")
+      ->check(kPositive)
+      ->capture_default_str();
+  sub->add_option("--threads", o->threads, "LibTorch intra-op threads (0: all cores)")->check(kNonNegative);
   sub->add_option("--profile-kernels", b.profile_kernels,
                   "After timing, profile --iters more batches per row and report its N longest kernels "
                   "(CPU: operators)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   sub->add_option("-f,--format", o->format, "text, json or jsonl")
       ->check(CLI::IsMember({"text", "json", "jsonl"}))
       ->capture_default_str();

@@ -4,6 +4,7 @@
 // A task named "a+b" holds the attacks a and b together. With --valid-share part of the training
 // split (whole recordings and sentences) is held back for validation, and --save-model writes the
 // trained detector as an `audio-spoof` model file whose threshold is the validation EER point.
+#include "checks.hpp"
 #include "dfscan/config.hpp"
 #if DFSCAN_WITH_MEDIA
 
@@ -460,16 +461,17 @@ std::function<int()> make_continual(CLI::App& root) {
   sub->add_option("--seeds", args->seeds, "seeds")->delimiter(',');
   sub->add_option("--model", args->model, "lcnn | resnet | stats-mlp");
   sub->add_option("--features", args->features, "lfcc | mfcc | log-mel | log-spectrogram ...");
-  sub->add_option("--frames", args->frames, "frames per input (center crop / repeat pad)");
-  sub->add_option("--epochs", args->epochs, "epochs per task");
-  sub->add_option("--batch-size", args->batch_size, "minibatch size");
-  sub->add_option("--lr", args->lr, "learning rate");
+  sub->add_option("--frames", args->frames, "frames per input (center crop / repeat pad)")->check(kPositive);
+  sub->add_option("--epochs", args->epochs, "epochs per task")->check(kPositive);
+  sub->add_option("--batch-size", args->batch_size, "minibatch size")->check(kPositive);
+  sub->add_option("--lr", args->lr, "learning rate")->check(kPositive);
   sub->add_option("--optimizer", args->optimizer, "sgd (momentum 0.9) | adam");
   sub->add_option("--head-hidden", args->head_hidden, "hidden widths of the classifier head")->delimiter(',');
   sub->add_flag("--freeze-backbone", args->freeze_backbone, "train only the head after the first task");
   sub->add_option("--ewc-lambda", args->strategy.ewc_lambda, "EWC penalty weight");
   sub->add_option("--lwf-lambda", args->strategy.lwf_lambda, "LwF distillation weight");
-  sub->add_option("--replay-capacity", args->strategy.replay_capacity, "replay buffer size");
+  sub->add_option("--replay-capacity", args->strategy.replay_capacity, "replay buffer size")
+      ->check(kNonNegative);
   sub->add_option("--rls-alpha", args->strategy.rls_alpha, "OWM/RAWM/RWM RLS regulariser");
   sub->add_option("--beta-min", args->strategy.beta_min, "RAWM/RWM beta clamp, low");
   sub->add_option("--beta-max", args->strategy.beta_max, "RAWM/RWM beta clamp, high");
@@ -485,9 +487,8 @@ std::function<int()> make_continual(CLI::App& root) {
   sub->add_option("--model-name", args->model_name,
                   "name in the saved model's manifest (default: file stem)");
   sub->add_option("--window-seconds", args->window_seconds, "saved model: scan window length")
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--hop-seconds", args->hop_seconds, "saved model: scan window hop")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
+  sub->add_option("--hop-seconds", args->hop_seconds, "saved model: scan window hop")->check(kPositive);
   sub->add_flag("--train-windows", args->train_windows,
                 "train and validate on every scan window of each file (--window-seconds, --hop-seconds) "
                 "instead of its centre crop; test sets keep one crop per file");

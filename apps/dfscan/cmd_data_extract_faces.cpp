@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "checks.hpp"
 #include "data_command.hpp"
 #include "dfscan/detector.hpp"
 #include "dfscan/face_cache.hpp"
@@ -66,16 +67,15 @@ std::function<int()> add_extract_faces(CLI::App& data) {
       ->required();
   sub->add_option("--model", c.model, "Take the face setup and input size from this model's manifest");
   sub->add_option("--frames", c.frames, "Sampled frames per video (default: the model's, else 16)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   sub->add_option("--size", c.size, "Crop side in pixels (default: the model's input size, else 224)")
       ->check(CLI::Range(8, 4096));
   sub->add_option("--face-margin", c.margin, "Margin per side, a fraction of the box (default: the model's)")
       ->check(CLI::Range(0.0, 4.0));
   sub->add_option("--face-detector", c.detector, "Face detector (default: the model's, else the default)");
-  sub->add_option("--workers", c.workers, "Files extracted in parallel (0: all cores)")
-      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--workers", c.workers, "Files extracted in parallel (0: all cores)")->check(kNonNegative);
   sub->add_option("--shard-rows", c.shard_rows, "Crops per shard file")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositive)
       ->capture_default_str();
   sub->add_flag("--no-progress", o->no_progress, "No progress line on stderr");
   return [o] { return run_extract_faces(*o); };

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "checks.hpp"
 #include "cmd_eval_dataset.hpp"
 #include "command.hpp"
 #include "config_file.hpp"
@@ -447,7 +448,7 @@ void add_metric_options(CLI::App& sub, MetricArgs& m) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   sub.add_option("--bootstrap", m.bootstrap, "Bootstrap resamples for 95% intervals (0: none)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   sub.add_option("--seed", m.seed, "Bootstrap random seed")->capture_default_str();
   sub.add_flag("--no-stratify", m.no_stratify,
@@ -501,17 +502,17 @@ std::function<int()> add_eval(CLI::App& root) {
   sub->add_option("-m,--model", d.models,
                   "Model name or .safetensors path (repeatable; default: shipped models)")
       ->allow_extra_args(false);
-  sub->add_option("--frames", d.frames, "Frames sampled per video (default: the model's)");
+  sub->add_option("--frames", d.frames, "Frames sampled per video (default: the model's)")
+      ->check(kNonNegative);
   sub->add_option("--faces", d.faces,
                   "auto: face models see face crops; none: every model sees the whole image")
       ->check(CLI::IsMember({"auto", "none"}));
   sub->add_option("--aggregate", d.aggregate, "Per-file rule over face tracks: mean, max, genconvit-ref")
       ->check(CLI::IsMember({"mean", "max", "genconvit-ref"}));
   sub->add_option("--device", d.device, "auto, cpu, cuda or cuda:N");
-  sub->add_option("--batch", d.batch, "Crops per forward pass")->check(CLI::PositiveNumber);
-  sub->add_option("--workers", d.workers, "Files decoded ahead of inference in parallel")
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--threads", a->threads, "Intra-op threads (default: every core)");
+  sub->add_option("--batch", d.batch, "Crops per forward pass")->check(kPositive);
+  sub->add_option("--workers", d.workers, "Files decoded ahead of inference in parallel")->check(kPositive);
+  sub->add_option("--threads", a->threads, "Intra-op threads (default: every core)")->check(kNonNegative);
   sub->add_option("--shard", d.shard, "Score only shard I of N (I/N), by a stable hash of each path");
   sub->add_option("-o,--output", a->output,
                   "Write the per-file scores CSV (path,label,score,status,...,groups) here; the input of "

@@ -1,5 +1,6 @@
 // `dfscan faces FILE...`: the face tracks a scan would score, per file, without any model:
 // what the detector finds, how the tracker links it, and (--save-crops) what the model sees.
+#include "checks.hpp"
 #include "dfscan/config.hpp"
 #if DFSCAN_WITH_MEDIA
 
@@ -196,13 +197,13 @@ std::function<int()> add_faces(CLI::App& root) {
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
   sub->add_option("--threads", args->threads, "Detection threads (0: one per core)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   sub->add_option("--max-pixels", args->max_pixels, "Pixel limit per image or frame (too_large above it)")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositive)
       ->capture_default_str();
   sub->add_option("--deadline", args->deadline, "Seconds allowed per file for decoding; 0 for no limit")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   return [args] { return run_faces(*args); };
 }

@@ -1,5 +1,6 @@
 // `dfscan probe PATH...`: what each file holds (modality, container, codecs, duration, frames,
 // size, audio), one record per input, without scoring anything.
+#include "checks.hpp"
 #include "dfscan/config.hpp"
 #if DFSCAN_WITH_MEDIA
 
@@ -163,17 +164,17 @@ std::function<int()> add_probe(CLI::App& root) {
       ->check(CLI::IsMember(output_format_names()))
       ->capture_default_str();
   sub->add_option("--max-pixels", args->max_pixels, "Pixel limit per image or frame (too_large above it)")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositive)
       ->capture_default_str();
   sub->add_option("--deadline", args->deadline, "Seconds allowed per file; 0 for no limit")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   // Benchmark hooks, not part of the documented interface.
   sub->add_option("--decode-frames", args->decode_frames, "Also decode N uniform frames and time it")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->group("");
   sub->add_option("--threads", args->threads, "Decoder threads for --decode-frames (0: FFmpeg chooses)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->group("");
   return [args] { return run_probe(*args); };
 }

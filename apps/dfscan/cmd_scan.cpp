@@ -1,4 +1,5 @@
 // `dfscan [scan] PATH...`: the main job. Results on stdout (or -o FILE), logs on stderr.
+#include "checks.hpp"
 #include "dfscan/config.hpp"
 #if DFSCAN_WITH_MEDIA
 #include <unistd.h>
@@ -233,8 +234,10 @@ std::function<int()> add_scan(CLI::App& root) {
   s->add_option("-m,--model", a->scan.models,
                 "Model name or .safetensors path (repeatable; default: shipped models)")
       ->allow_extra_args(false);
-  s->add_option("--frames", a->scan.frames, "Frames sampled per video (default: the model's)");
-  s->add_option("--face-margin", a->scan.face_margin, "Margin around a face box, as a fraction of its side");
+  s->add_option("--frames", a->scan.frames, "Frames sampled per video (default: the model's)")
+      ->check(kNonNegative);
+  s->add_option("--face-margin", a->scan.face_margin, "Margin around a face box, as a fraction of its side")
+      ->check(CLI::Range(0.0, 4.0));
   s->add_option("--faces", a->scan.faces,
                 "auto: face models see face crops; none: every model sees the whole image")
       ->check(CLI::IsMember({"auto", "none"}));
@@ -246,13 +249,13 @@ std::function<int()> add_scan(CLI::App& root) {
   s->add_option("--vae-sampling", a->scan.vae_sampling, "GenConViT VAE: mean (deterministic) or reference")
       ->check(CLI::IsMember({"mean", "reference"}));
   s->add_option("--device", a->scan.device, "auto, cpu, cuda or cuda:N");
-  s->add_option("--batch", a->scan.batch, "Crops per forward pass")->check(CLI::PositiveNumber);
-  s->add_option("--threads", a->threads, "Intra-op threads (default: every core)");
+  s->add_option("--batch", a->scan.batch, "Crops per forward pass")->check(kPositive);
+  s->add_option("--threads", a->threads, "Intra-op threads (default: every core)")->check(kNonNegative);
   s->add_option("--workers", a->scan.workers, "Files decoded ahead of inference in parallel")
-      ->check(CLI::PositiveNumber);
-  s->add_option("--segment", a->scan.segment_seconds, "Timeline segment length in seconds")
-      ->check(CLI::PositiveNumber);
-  s->add_option("--timeout", a->scan.deadline_seconds, "Per-file decoding time limit in seconds");
+      ->check(kPositive);
+  s->add_option("--segment", a->scan.segment_seconds, "Timeline segment length in seconds")->check(kPositive);
+  s->add_option("--timeout", a->scan.deadline_seconds, "Per-file decoding time limit in seconds (0: none)")
+      ->check(kNonNegative);
   s->add_option("-f,--format", a->format,
                 "text, json, jsonl or csv (default: text on a terminal, else jsonl)")
       ->check(CLI::IsMember({"text", "json", "jsonl", "csv"}));
@@ -264,7 +267,6 @@ std::function<int()> add_scan(CLI::App& root) {
       ->allow_extra_args(false);
   s->add_flag("--progress", a->progress, "Show progress on stderr even when it is not a terminal");
   s->add_flag("--no-progress", a->no_progress, "Never show progress");
-  s->fallthrough();  // -v/-q after the subcommand still reach the root flags
   attach_environment_and_config(*s, "scan");
   return [a]() { return run_scan(*a); };
 }

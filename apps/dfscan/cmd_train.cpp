@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "checks.hpp"
 #include "command.hpp"
 #include "config_file.hpp"
 #include "dfscan/runtime.hpp"
@@ -97,11 +98,11 @@ std::function<int()> add_train(CLI::App& root) {
                   "Dataset: a {train,valid,test}/{real,fake} folder or a CSV path,label,split");
   sub->add_option("-o,--output", o->output, "Model file to write (required)");
   sub->add_option("--name", r.name, "Model name in the manifest (default: the output's stem)");
-  sub->add_option("--epochs", t.epochs, "Epochs")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--epochs", t.epochs, "Epochs")->check(kPositive)->capture_default_str();
   sub->add_option("--max-steps", t.max_steps, "Stop after this many optimizer steps (0: no limit)")
-      ->check(CLI::NonNegativeNumber);
-  sub->add_option("--batch", t.batch_size, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
-  sub->add_option("--lr", t.lr, "Learning rate")->capture_default_str();
+      ->check(kNonNegative);
+  sub->add_option("--batch", t.batch_size, "Batch size")->check(kPositive)->capture_default_str();
+  sub->add_option("--lr", t.lr, "Learning rate")->check(kPositive)->capture_default_str();
   sub->add_option("--optimizer", t.optimizer, "Optimizer")
       ->check(CLI::IsMember({"adam", "adamw", "sgd"}))
       ->capture_default_str();
@@ -111,9 +112,8 @@ std::function<int()> add_train(CLI::App& root) {
   sub->add_option("--schedule", t.schedule, "Learning-rate schedule")
       ->check(CLI::IsMember({"constant", "step", "cosine"}))
       ->capture_default_str();
-  sub->add_option("--warmup-steps", t.warmup_steps, "Linear warm-up steps")->check(CLI::NonNegativeNumber);
-  sub->add_option("--step-epochs", t.step_epochs, "Step schedule: epochs between decays")
-      ->check(CLI::PositiveNumber);
+  sub->add_option("--warmup-steps", t.warmup_steps, "Linear warm-up steps")->check(kNonNegative);
+  sub->add_option("--step-epochs", t.step_epochs, "Step schedule: epochs between decays")->check(kPositive);
   sub->add_option("--gamma", t.gamma, "Step schedule: decay factor")->capture_default_str();
   sub->add_option("--clip-grad-norm", t.clip_grad_norm, "Clip the gradients' global L2 norm (0: off)");
   sub->add_option("--balance", t.balance, "Class balancing: weighted sampler or weighted loss")
@@ -121,12 +121,15 @@ std::function<int()> add_train(CLI::App& root) {
       ->capture_default_str();
   sub->add_option("--seed", t.seed, "Seed of every random choice")->capture_default_str();
   sub->add_option("--device", t.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
-  sub->add_option("--workers", t.workers, "Sample loading and augmentation threads")->capture_default_str();
-  sub->add_option("--threads", o->threads, "LibTorch intra-op threads (0: all cores)");
+  sub->add_option("--workers", t.workers, "Sample loading and augmentation threads")
+      ->check(kNonNegative)
+      ->capture_default_str();
+  sub->add_option("--threads", o->threads, "LibTorch intra-op threads (0: all cores)")->check(kNonNegative);
   sub->add_option("--precision", t.precision, "fp32, or CUDA autocast bf16 / fp16 (with loss scaling)")
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
       ->capture_default_str();
-  sub->add_option("--patience", t.patience, "Early stopping: epochs without validation improvement (0: off)");
+  sub->add_option("--patience", t.patience, "Early stopping: epochs without validation improvement (0: off)")
+      ->check(kNonNegative);
   sub->add_option("--select", t.select, "Validation metric for model selection")
       ->check(CLI::IsMember({"auc", "loss"}))
       ->capture_default_str();
@@ -134,7 +137,8 @@ std::function<int()> add_train(CLI::App& root) {
       ->check(CLI::IsMember({"eer", "balanced-accuracy"}))
       ->capture_default_str();
   sub->add_option("--input-size", t.input_size,
-                  "Train and validate at this square input size (0: the model's)");
+                  "Train and validate at this square input size (0: the model's)")
+      ->check(kNonNegative);
   sub->add_option("--augment", o->augment,
                   "Training augmentations: none; default (flip, crop, blur, noise, color, downscale); or a "
                   "list such as default,jpeg or flip,jpeg=0.3,-crop (jpeg: media builds only)")

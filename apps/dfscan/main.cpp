@@ -97,6 +97,14 @@ extern "C" __attribute__((visibility("default"))) int dfscan_cli_main(int argc, 
     if (subs.size() > before) runners.emplace_back(subs.back(), std::move(run));
     names.insert(cmd.name);
   }
+  // -v and -q are the root's, and may come anywhere: `dfscan bench ... -q` as well as `dfscan -q bench`.
+  std::function<void(CLI::App&)> let_root_flags_through = [&](CLI::App& parent) {
+    for (auto* sub : parent.get_subcommands({})) {
+      sub->fallthrough();
+      let_root_flags_through(*sub);
+    }
+  };
+  let_root_flags_through(app);
   app.footer(
       "Exit codes: 0 nothing fake, 1 something fake, 2 a file or operation failed, "
       "64 usage error, 130 interrupted.");
@@ -133,7 +141,7 @@ extern "C" __attribute__((visibility("default"))) int dfscan_cli_main(int argc, 
     return kExitUsage;
   } catch (const CLI::ParseError& e) {
     // Option combinations that can only be checked once the command runs are usage errors too.
-    std::cerr << "dfscan: " << e.get_name() << ": " << e.what() << "\n";
+    std::cerr << "dfscan: error: " << e.what() << "\n";
     return kExitUsage;
   } catch (const dfscan::Error& e) {
     dfscan::log::error(e.what());

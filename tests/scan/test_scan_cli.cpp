@@ -336,6 +336,12 @@ TEST(ScanCli, UsageErrorsExit64AndMissingModelExits2) {
   int rc = -1;
   run("scan --frames notanumber x.mp4", &rc);
   EXPECT_EQ(rc, 64);
+  // Negative counts and limits were taken as "the model's" or "none" without a word.
+  for (const char* option :
+       {"--frames -3", "--timeout -1", "--threads -2", "--face-margin -0.5", "--batch 0"}) {
+    run(std::string("scan ") + option + " x.mp4", &rc);
+    EXPECT_EQ(rc, 64) << option;
+  }
   run("scan --shard 3/2 x.mp4 -m nothing", &rc);
   EXPECT_EQ(rc, 64);
   run("scan -m /no/such/model.safetensors x.mp4", &rc);

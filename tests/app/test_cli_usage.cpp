@@ -1,0 +1,46 @@
+// Usage rules that hold for every subcommand, run through the built binary (media build or not):
+// -v/-q anywhere on the line, and out-of-range numbers refused with a one-line message and exit 64.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "../common/cli.hpp"
+#include "../common/scoped_temp_dir.hpp"
+
+using dfscan::test::run_dfscan;
+
+namespace {
+
+dfscan::test::Outcome run(const std::string& args) {
+  static dfscan::test::ScopedTempDir dir("dfscan_cli_usage");
+  return run_dfscan(args, dir.path());
+}
+
+}  // namespace
+
+TEST(CliUsage, RootFlagsAreAcceptedAfterAnySubcommand) {
+  // Before, only scan let -q/-v through: `dfscan models list -q` was a usage error.
+  auto r = run("models list -q");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = run("models info no-such-model -v");
+  EXPECT_EQ(r.exit_code, 2) << r.err;  // the model is missing; the flag was understood
+  r = run("eval --scores /no/such/scores.csv -q");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("cannot open score file"), std::string::npos) << r.err;
+}
+
+TEST(CliUsage, OutOfRangeNumbersNameTheRuleAndTheValue) {
+  auto r = run("bench --arch npr --arch-config tiny -b 0");
+  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_NE(r.err.find("--batch: must be > 0, not 0"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("1797693"), std::string::npos) << r.err;  // not CLI11's range up to DBL_MAX
+  r = run("bench --arch npr --arch-config tiny -b 1 --repeats 0");
+  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_NE(r.err.find("--repeats: must be > 0, not 0"), std::string::npos) << r.err;
+  r = run("train --arch npr --data /no/such.csv -o /no/such.safetensors --lr -1");
+  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_NE(r.err.find("--lr: must be > 0, not -1"), std::string::npos) << r.err;
+  r = run("train --arch npr --data /no/such.csv -o /no/such.safetensors --threads -2");
+  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_NE(r.err.find("--threads: must be >= 0, not -2"), std::string::npos) << r.err;
+}
