@@ -53,9 +53,17 @@ std::string text_line(const nlohmann::json& r) {
   const std::string status = r["status"];
   os << r["path"].get<std::string>() << "\t";
   if (status == "ok") {
+    // The file's score is one detector's (the fusion rule); name it, since their skills differ.
+    std::string decided_by;
+    for (const auto& d : r["detectors"])
+      if (d["score"] == r["score"]) {
+        decided_by = d.value("name", "");
+        break;
+      }
     os << (r["label"] == "fake" ? "FAKE" : "real") << "\t" << std::fixed << std::setprecision(3)
-       << r["score"].get<double>() << " (threshold " << std::setprecision(2) << r["threshold"].get<double>()
-       << ", " << r["tracks"].size() << " face track" << (r["tracks"].size() == 1 ? "" : "s") << ")";
+       << r["score"].get<double>() << (decided_by.empty() ? "" : " by " + decided_by) << " (threshold "
+       << std::setprecision(2) << r["threshold"].get<double>() << ", " << r["tracks"].size() << " face track"
+       << (r["tracks"].size() == 1 ? "" : "s") << ")";
   } else {
     os << status;
     if (!r["error"].is_null()) os << "\t" << r["error"].get<std::string>();

@@ -500,8 +500,6 @@ nlohmann::json Scanner::Impl::infer(Prepared&& p) const {
     const bool audio_decides = p.modality == "audio" || (face_models.empty() && image_models.empty());
     if (audio_decides) {
       for (const auto& v : a.verdicts) verdicts.push_back({v.score, v.threshold});
-      if (p.modality != "audio" && !face_models.empty() && p.crops.empty())
-        record["warnings"].push_back("no_face");
     } else if (!a.verdicts.empty()) {
       // The sound track's own verdict, by the same most-confident-detector rule as the file's.
       const auto& v = *std::max_element(
@@ -563,6 +561,9 @@ nlohmann::json Scanner::Impl::infer(Prepared&& p) const {
     record["status"] = face_models.empty() ? "not_scored" : "no_face";
     record["error"] = nullptr;
   } else {
+    // Scored by the whole image or the sound alone: the face models, selected, saw no face.
+    if (!face_models.empty() && p.crops.empty() && p.modality != "audio")
+      record["warnings"].push_back("no_face");
     // The file takes the verdict of its most confident detector: fake when any detector says so.
     const auto& v = *std::max_element(
         verdicts.begin(), verdicts.end(),

@@ -405,3 +405,25 @@ TEST(ScanCli, WholeImageLogitsMatchTheNetworkOnTheNormalisedImage) {
   auto expected = det.logits(((x - mean) / std).unsqueeze(0))[0][0].item<double>();
   EXPECT_NEAR(logit, expected, 1e-4);
 }
+
+TEST(ScanCli, AFacelessImageScoredByTheWholeImageSaysNoFaceAndWhoDecided) {
+  NEED_MODELS();
+  DFSCAN_REQUIRE_FFMPEG();
+  // A test pattern has no face: the face model (ED) gives nothing and NPR, on the whole image,
+  // decides. The record warns no_face; the text line names the detector that decided.
+  const auto img = ClipDir::get().clip("still.png");
+  const std::string models =
+      "-m " + shell_quote(Models::get().ed.string()) + " -m " + shell_quote(Models::get().npr.string()) + " ";
+  int rc = -1;
+  auto records = jsonl(run("scan -f jsonl " + models + shell_quote(img), &rc));
+  ASSERT_EQ(records.size(), 2u);
+  const auto& r = records[0];
+  ASSERT_EQ(r["status"], "ok") << r.dump();
+  EXPECT_TRUE(r["tracks"].empty());
+  EXPECT_EQ(r["warnings"], json::array({"no_face"})) << r.dump();
+  EXPECT_EQ(r["score"], r["detectors"][1]["score"]);
+  const auto npr_name = r["detectors"][1]["name"].get<std::string>();
+  const auto text = run("scan -f text " + models + shell_quote(img), &rc);
+  EXPECT_NE(text.find(" by " + npr_name + " (threshold "), std::string::npos) << text;
+  EXPECT_NE(text.find("[no_face]"), std::string::npos) << text;
+}
