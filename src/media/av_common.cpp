@@ -25,13 +25,16 @@ thread_local std::string g_last_av_error;
 void av_log_to_spdlog(void* avcl, int level, const char* fmt, va_list vl) {
   // Formatting every verbose message would cost time on every packet.
   if (level > AV_LOG_WARNING) return;
+  // Without FFmpeg's "[mov,mp4,... @ 0x55d0c2a4e8c0] " prefix: the address differs from run to
+  // run, and the message becomes a record's `error`, which must not (results are diffed).
   char line[1024];
-  int print_prefix = 1;
+  int print_prefix = 0;
   av_log_format_line2(avcl, level, fmt, vl, line, sizeof line, &print_prefix);
   std::string text = one_line(line);
   if (text.empty()) return;
   if (level <= AV_LOG_ERROR) g_last_av_error = text;
-  spdlog::debug("ffmpeg: {}", text);
+  const AVClass* cls = avcl ? *static_cast<AVClass**>(avcl) : nullptr;
+  spdlog::debug("ffmpeg: {}{}", cls && cls->item_name ? std::string(cls->item_name(avcl)) + ": " : "", text);
 }
 
 }  // namespace
