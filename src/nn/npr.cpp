@@ -2,6 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "dfscan/status.hpp"
 
 namespace dfscan::nn {
@@ -78,12 +81,40 @@ NprNetImpl::NprNetImpl(const NprConfig& config) {
   }
 }
 
-at::Tensor NprNetImpl::forward(const at::Tensor& input) {
-  const auto x = crop_to_even(input);
-  auto y = conv1(npr_residual(x) * 2.0 / 3.0);  // the reference order of operations
+at::Tensor NprNetImpl::features(const at::Tensor& even) {
+  auto y = conv1(npr_residual(even) * 2.0 / 3.0);  // the reference order of operations
   y = F::max_pool2d(at::relu(bn1(y)), F::MaxPool2dFuncOptions(3).stride(2).padding(1));
-  y = layer2->forward(layer1->forward(y));
-  return fc1(y.mean({2, 3}));
+  return layer2->forward(layer1->forward(y));
+}
+
+at::Tensor NprNetImpl::forward(const at::Tensor& input) {
+  return fc1(features(crop_to_even(input)).mean({2, 3}));
+}
+
+at::Tensor NprNetImpl::forward_tiled(const at::Tensor& input, int64_t max_tile_pixels) {
+  const auto x = crop_to_even(input);
+  const int64_t h = x.size(2), w = x.size(3);
+  if (h * w <= max_tile_pixels) return forward(x);
+  // Each feature cell is 8 x 8 pixels (conv1, max pool and layer2 halve the size: ceil(H / 8) cells)
+  // and its receptive field is 87 pixels wide (plus the NPR block's anchor), so a tile that reaches
+  // 64 pixels past its core computes the core's cells exactly as the whole image does. Tiles start at
+  // multiples of 8, which keeps the 2 x 2 NPR blocks and every stride aligned with the whole's.
+  constexpr int64_t kCell = 8, kHalo = 64;
+  const auto side = static_cast<int64_t>(std::sqrt(static_cast<double>(max_tile_pixels)));
+  const int64_t core = std::max<int64_t>(1, (side - 2 * kHalo) / kCell);  // core side in cells
+  const int64_t cells_h = (h + kCell - 1) / kCell, cells_w = (w + kCell - 1) / kCell;
+  at::Tensor sum;  // [B, C]: the features summed over every cell of the whole image
+  for (int64_t r0 = 0; r0 < cells_h; r0 += core)
+    for (int64_t c0 = 0; c0 < cells_w; c0 += core) {
+      const int64_t r1 = std::min(cells_h, r0 + core), c1 = std::min(cells_w, c0 + core);
+      const int64_t y0 = std::max<int64_t>(0, r0 * kCell - kHalo), y1 = std::min(h, r1 * kCell + kHalo);
+      const int64_t x0 = std::max<int64_t>(0, c0 * kCell - kHalo), x1 = std::min(w, c1 * kCell + kHalo);
+      const auto f = features(x.slice(2, y0, y1).slice(3, x0, x1));
+      const auto part =
+          f.slice(2, r0 - y0 / kCell, r1 - y0 / kCell).slice(3, c0 - x0 / kCell, c1 - x0 / kCell);
+      sum = sum.defined() ? sum + part.sum({2, 3}) : part.sum({2, 3});
+    }
+  return fc1(sum / static_cast<double>(cells_h * cells_w));
 }
 
 }  // namespace dfscan::nn

@@ -65,6 +65,26 @@ TEST(Npr, OutputShapeAndParamCount) {
   EXPECT_EQ(net->forward(torch::randn({3, 3, 64, 48})).sizes(), (std::vector<int64_t>{3, 1}));
 }
 
+TEST(Npr, TiledForwardEqualsTheWholeImage) {
+  // Exact but for float rounding (0 and 1.2e-7 measured); a 40-pixel halo misses by 6e-6 and 1.7e-5.
+  // Odd sizes (cropped to even) that are not multiples of the 8-pixel cell, so that edge tiles are
+  // partial; a budget of 256 x 256 pixels gives cores of 16 x 16 cells, 3 x 2 tiles here.
+  torch::manual_seed(3);
+  NprNet net;
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({1, 3, 301, 247});
+  const auto whole = net->forward(x);
+  const auto tiled = net->forward_tiled(x, 256 * 256);
+  EXPECT_LT((tiled - whole).abs().max().item<double>(), 1e-6) << whole << tiled;
+  // The smallest core, one cell per tile: every cell is an edge of its tile.
+  const auto small = torch::randn({1, 3, 48, 56});
+  const auto one_cell = net->forward_tiled(small, 1);
+  EXPECT_LT((one_cell - net->forward(small)).abs().max().item<double>(), 1e-6) << one_cell;
+  // Within the budget, forward_tiled is forward.
+  EXPECT_TRUE(torch::equal(net->forward_tiled(x, 301 * 247), whole));
+}
+
 ConvNeXtConfig tiny_convnext() {
   ConvNeXtConfig c;
   c.depths = {1, 1, 2, 1};

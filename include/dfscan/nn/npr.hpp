@@ -47,6 +47,14 @@ class NprNetImpl : public torch::nn::Module {
   // Returns raw logits [B, num_classes]; P(fake) = sigmoid(logit) for the one-logit model.
   at::Tensor forward(const at::Tensor& x);
 
+  // forward() for images over `max_tile_pixels`, in the memory of one tile: the convolutional
+  // trunk runs on overlapping tiles and keeps only each tile's interior, so the logits equal
+  // forward()'s up to float rounding (a 64-megapixel image took 19.6 GB whole on the CPU).
+  at::Tensor forward_tiled(const at::Tensor& x, int64_t max_tile_pixels);
+
+  // The trunk before global pooling: [B,3,H,W] with even H and W -> [B,512,ceil(H/8),ceil(W/8)].
+  at::Tensor features(const at::Tensor& even);
+
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
   torch::nn::Sequential layer1{nullptr};
