@@ -160,7 +160,8 @@ std::function<int()> add_bench(CLI::App& root) {
   sub->add_option("--repeats", b.repeats, "Repeats; img/s is their median")
       ->check(kPositive)
       ->capture_default_str();
-  sub->add_option("--threads", o->threads, "LibTorch intra-op threads (0: all cores)")->check(kNonNegative);
+  sub->add_option("--threads", o->threads, "LibTorch intra-op threads (0: every CPU this process may use)")
+      ->check(kNonNegative);
   sub->add_option("--profile-kernels", b.profile_kernels,
                   "After timing, profile --iters more batches per row and report its N longest kernels "
                   "(CPU: operators)")

@@ -73,7 +73,8 @@ std::function<int()> add_extract_faces(CLI::App& data) {
   sub->add_option("--face-margin", c.margin, "Margin per side, a fraction of the box (default: the model's)")
       ->check(CLI::Range(0.0, 4.0));
   sub->add_option("--face-detector", c.detector, "Face detector (default: the model's, else the default)");
-  sub->add_option("--workers", c.workers, "Files extracted in parallel (0: all cores)")->check(kNonNegative);
+  sub->add_option("--workers", c.workers, "Files extracted in parallel (0: one per usable CPU)")
+      ->check(kNonNegative);
   sub->add_option("--shard-rows", c.shard_rows, "Crops per shard file")
       ->check(kPositive)
       ->capture_default_str();

@@ -512,7 +512,8 @@ std::function<int()> add_eval(CLI::App& root) {
   sub->add_option("--device", d.device, "auto, cpu, cuda or cuda:N");
   sub->add_option("--batch", d.batch, "Crops per forward pass")->check(kPositive);
   sub->add_option("--workers", d.workers, "Files decoded ahead of inference in parallel")->check(kPositive);
-  sub->add_option("--threads", a->threads, "Intra-op threads (default: every core)")->check(kNonNegative);
+  sub->add_option("--threads", a->threads, "Intra-op threads (default: every CPU this process may use)")
+      ->check(kNonNegative);
   sub->add_option("--shard", d.shard, "Score only shard I of N (I/N), by a stable hash of each path");
   sub->add_option("-o,--output", a->output,
                   "Write the per-file scores CSV (path,label,score,status,...,groups) here; the input of "

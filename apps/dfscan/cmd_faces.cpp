@@ -196,7 +196,7 @@ std::function<int()> add_faces(CLI::App& root) {
                   "Detect on frames downscaled to this longest side (0: full size)")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
-  sub->add_option("--threads", args->threads, "Detection threads (0: one per core)")
+  sub->add_option("--threads", args->threads, "Detection threads (0: one per usable CPU)")
       ->check(kNonNegative)
       ->capture_default_str();
   sub->add_option("--max-pixels", args->max_pixels, "Pixel limit per image or frame (too_large above it)")

@@ -258,7 +258,8 @@ std::function<int()> add_scan(CLI::App& root) {
       ->check(CLI::IsMember({"mean", "reference"}));
   s->add_option("--device", a->scan.device, "auto, cpu, cuda or cuda:N");
   s->add_option("--batch", a->scan.batch, "Crops per forward pass")->check(kPositive);
-  s->add_option("--threads", a->threads, "Intra-op threads (default: every core)")->check(kNonNegative);
+  s->add_option("--threads", a->threads, "Intra-op threads (default: every CPU this process may use)")
+      ->check(kNonNegative);
   s->add_option("--workers", a->scan.workers, "Files decoded ahead of inference in parallel")
       ->check(kPositive);
   s->add_option("--segment", a->scan.segment_seconds, "Timeline segment length in seconds")->check(kPositive);

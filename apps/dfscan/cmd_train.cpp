@@ -124,7 +124,8 @@ std::function<int()> add_train(CLI::App& root) {
   sub->add_option("--workers", t.workers, "Sample loading and augmentation threads")
       ->check(kNonNegative)
       ->capture_default_str();
-  sub->add_option("--threads", o->threads, "LibTorch intra-op threads (0: all cores)")->check(kNonNegative);
+  sub->add_option("--threads", o->threads, "LibTorch intra-op threads (0: every CPU this process may use)")
+      ->check(kNonNegative);
   sub->add_option("--precision", t.precision, "fp32, or CUDA autocast bf16 / fp16 (with loss scaling)")
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
       ->capture_default_str();

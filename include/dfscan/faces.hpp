@@ -77,7 +77,7 @@ std::vector<std::string> detector_names();
 // first use and kept, so a scan of many files pays the model loading once per thread).
 class FaceDetectorPool {
  public:
-  // threads <= 0: the hardware's thread count. Checks the name at once (throws dfscan::Error).
+  // threads <= 0: usable_cpus(). Checks the name at once (throws dfscan::Error).
   FaceDetectorPool(std::string detector_name, DetectorOptions options = {}, int threads = 0);
   ~FaceDetectorPool();
   FaceDetectorPool(const FaceDetectorPool&) = delete;

@@ -11,7 +11,7 @@ namespace dfscan {
 // Throws dfscan::Error for unknown names or a CUDA device that is not present.
 c10::Device parse_device(const std::string& spec);
 
-// Sets LibTorch's intra-op threads; n <= 0 means every core (LibTorch's own default here is 1).
+// Sets LibTorch's intra-op threads; n <= 0 means every CPU this process may use (usable_cpus()).
 void configure_threads(int n);
 int intra_op_threads();
 

@@ -23,6 +23,7 @@
 
 #include "dfscan/atomic_file.hpp"
 #include "dfscan/config.hpp"
+#include "dfscan/cpus.hpp"
 #include "dfscan/csv.hpp"
 #include "dfscan/dataset.hpp"
 #include "dfscan/log.hpp"
@@ -438,8 +439,7 @@ FaceCacheSummary extract_faces(const FaceCacheOptions& o) {
   }
   ShardWriter writer(root, next_id, o.shard_rows, journal);
 
-  int workers =
-      o.workers > 0 ? o.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int workers = o.workers > 0 ? o.workers : usable_cpus();
   workers = std::max(1, std::min<int>(workers, static_cast<int>(std::max<size_t>(todo.size(), 1))));
   std::vector<std::unique_ptr<faces::FaceDetectorPool>> pools;
   for (int w = 0; w < workers; ++w)

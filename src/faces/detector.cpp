@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 #include <thread>
 
+#include "dfscan/cpus.hpp"
 #include "dfscan/faces.hpp"
 #include "dfscan/status.hpp"
 #include "faces/backends.hpp"
@@ -180,7 +181,7 @@ std::unique_ptr<FaceDetector> make_face_detector(const std::string& name, const 
 
 FaceDetectorPool::FaceDetectorPool(std::string detector_name, DetectorOptions options, int threads)
     : name_(std::move(detector_name)), options_(options) {
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads <= 0) threads = usable_cpus();
   workers_.resize(static_cast<size_t>(threads));
   workers_[0] = make_face_detector(name_, options_);  // fail early on a bad name or model
 }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "dfscan/cpus.hpp"
 #include "dfscan/status.hpp"
 
 namespace dfscan {
@@ -38,7 +39,7 @@ c10::Device parse_device(const std::string& spec) {
 }
 
 void configure_threads(int n) {
-  if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (n <= 0) n = usable_cpus();
   at::set_num_threads(n);
 }
 

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <torch/cuda.h>
 
-#include <thread>
-
+#include "dfscan/cpus.hpp"
 #include "dfscan/runtime.hpp"
 #include "dfscan/status.hpp"
 
@@ -18,9 +18,23 @@ TEST(Runtime, ParsesDevices) {
   }
 }
 
-TEST(Runtime, ThreadsDefaultToEveryCore) {
+TEST(Runtime, ThreadsDefaultToTheCpusThisProcessMayUse) {
   dfscan::configure_threads(0);
-  EXPECT_EQ(dfscan::intra_op_threads(), static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  EXPECT_EQ(dfscan::intra_op_threads(), dfscan::usable_cpus());
   dfscan::configure_threads(1);
   EXPECT_EQ(dfscan::intra_op_threads(), 1);
+  // Pinned to one CPU (as taskset or a Slurm cpuset does), the default is one thread, not the
+  // machine's count.
+  cpu_set_t all, one;
+  ASSERT_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+  int first = 0;
+  while (!CPU_ISSET(first, &all)) ++first;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  dfscan::configure_threads(0);
+  const int pinned = dfscan::intra_op_threads();
+  ASSERT_EQ(sched_setaffinity(0, sizeof all, &all), 0);
+  EXPECT_EQ(pinned, 1);
+  EXPECT_EQ(dfscan::usable_cpus(), CPU_COUNT(&all));
 }
