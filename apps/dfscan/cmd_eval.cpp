@@ -29,6 +29,7 @@
 #include "dfscan/runtime.hpp"
 #include "dfscan/status.hpp"
 #include "exit_codes.hpp"
+#include "interrupt.hpp"
 
 namespace dfscan::cli {
 namespace {
@@ -36,11 +37,6 @@ namespace {
 using eval::Metric;
 using json = nlohmann::ordered_json;
 namespace fs = std::filesystem;
-
-std::atomic<bool> g_eval_interrupted{false};
-void on_eval_interrupt(int) {
-  g_eval_interrupted = true;
-}
 
 // Options shared by the three forms: how to turn scores into metrics and where to put them.
 struct MetricArgs {
@@ -410,10 +406,9 @@ int run_eval(EvalArgs& a) {
   if (by_dataset) {
     if (a.dataset.root.empty()) throw CLI::ValidationError("--root", "--dataset needs --root DIR (or CSV)");
     configure_threads(a.threads);
-    std::signal(SIGINT, on_eval_interrupt);
-    std::signal(SIGTERM, on_eval_interrupt);
-    auto scored = score_dataset(a.dataset, &g_eval_interrupted);
-    if (g_eval_interrupted) {
+    const InterruptGuard interrupt;
+    auto scored = score_dataset(a.dataset, &InterruptGuard::flag());
+    if (InterruptGuard::requested()) {
       std::cerr << "dfscan: interrupted; no scores written\n";
       return kExitInterrupted;
     }

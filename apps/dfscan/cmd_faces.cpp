@@ -17,15 +17,11 @@
 #include "dfscan/media.hpp"
 #include "dfscan/status.hpp"
 #include "exit_codes.hpp"
+#include "interrupt.hpp"
 #include "output.hpp"
 
 namespace dfscan::cli {
 namespace {
-
-std::atomic<bool> g_faces_interrupted{false};
-extern "C" void on_faces_sigint(int) {
-  g_faces_interrupted.store(true);
-}
 
 struct FacesArgs {
   std::vector<std::string> paths;
@@ -129,8 +125,8 @@ int run_faces(const FacesArgs& args) {
   media::Limits limits;
   limits.max_pixels = args.max_pixels;
   limits.deadline_seconds = args.deadline;
-  limits.cancel = &g_faces_interrupted;
-  auto previous = std::signal(SIGINT, on_faces_sigint);
+  const InterruptGuard interrupt;
+  limits.cancel = &InterruptGuard::flag();
 
   RecordWriter::Layout layout;
   layout.schema = "dfscan.faces/1";
@@ -140,7 +136,7 @@ int run_faces(const FacesArgs& args) {
   StatusCounts counts;
   int exit_code = kExitOk;
   for (const auto& path : args.paths) {
-    if (g_faces_interrupted.load()) break;
+    if (InterruptGuard::requested()) break;
     nlohmann::json record;
     try {
       record = faces_of(path, args, limits, *pool, setup);
@@ -163,8 +159,7 @@ int run_faces(const FacesArgs& args) {
   }
   writer.finish(
       {{"files", counts.total()}, {"counts", counts.to_json()}, {"detector", pool->detector_name()}});
-  std::signal(SIGINT, previous);
-  return g_faces_interrupted.load() ? kExitInterrupted : exit_code;
+  return InterruptGuard::requested() ? kExitInterrupted : exit_code;
 }
 
 std::function<int()> add_faces(CLI::App& root) {

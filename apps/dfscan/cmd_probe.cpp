@@ -15,16 +15,11 @@
 #include "dfscan/media.hpp"
 #include "dfscan/status.hpp"
 #include "exit_codes.hpp"
+#include "interrupt.hpp"
 #include "output.hpp"
 
 namespace dfscan::cli {
 namespace {
-
-std::atomic<bool> g_interrupted{false};
-// Not extern "C": a C-linkage name would clash with other subcommands' handlers at link time.
-void probe_on_sigint(int) {
-  g_interrupted.store(true);
-}
 
 struct ProbeArgs {
   std::vector<std::string> paths;
@@ -114,8 +109,8 @@ int run_probe(const ProbeArgs& args) {
   media::Limits limits;
   limits.max_pixels = args.max_pixels;
   limits.deadline_seconds = args.deadline;
-  limits.cancel = &g_interrupted;
-  auto previous = std::signal(SIGINT, probe_on_sigint);
+  const InterruptGuard interrupt;
+  limits.cancel = &InterruptGuard::flag();
 
   RecordWriter::Layout layout;
   layout.schema = "dfscan.probe/1";
@@ -129,7 +124,7 @@ int run_probe(const ProbeArgs& args) {
   StatusCounts counts;
   int exit_code = kExitOk;
   for (const auto& path : args.paths) {
-    if (g_interrupted.load()) break;
+    if (InterruptGuard::requested()) break;
     auto info = media::probe(path, limits);
     auto record = to_record(info);
     bool has_video = info.modality == media::Modality::video || info.modality == media::Modality::video_audio;
@@ -151,8 +146,7 @@ int run_probe(const ProbeArgs& args) {
     writer.write(std::move(record));
   }
   writer.finish({{"files", counts.total()}, {"counts", counts.to_json()}});
-  std::signal(SIGINT, previous);
-  return g_interrupted.load() ? kExitInterrupted : exit_code;
+  return InterruptGuard::requested() ? kExitInterrupted : exit_code;
 }
 
 std::function<int()> add_probe(CLI::App& root) {

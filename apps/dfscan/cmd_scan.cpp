@@ -21,17 +21,13 @@
 #include "dfscan/scan.hpp"
 #include "dfscan/status.hpp"
 #include "exit_codes.hpp"
+#include "interrupt.hpp"
 #include "output.hpp"
 #include "scan_inputs.hpp"
 
 namespace dfscan::cli {
 namespace {
 namespace fs = std::filesystem;
-
-std::atomic<bool> g_interrupted{false};
-void on_scan_interrupt(int) {
-  g_interrupted = true;
-}
 
 struct ScanArgs {
   std::vector<std::string> paths;
@@ -173,8 +169,7 @@ int run_scan(ScanArgs& a) {
               std::to_string(todo.size()) + " to go");
 
   Scanner scanner(a.scan);
-  std::signal(SIGINT, on_scan_interrupt);
-  std::signal(SIGTERM, on_scan_interrupt);
+  const InterruptGuard interrupt;
 
   std::ostream& out = a.output.empty() ? std::cout : static_cast<std::ostream&>(file_out);
   const bool progress = !a.no_progress && (a.progress || ::isatty(STDERR_FILENO));
@@ -196,10 +191,10 @@ int run_scan(ScanArgs& a) {
           std::cerr << "\r\033[K[" << (i + 1) << "/" << todo.size() << "] " << r["path"].get<std::string>()
                     << std::flush;
       },
-      &g_interrupted);
+      &InterruptGuard::flag());
   if (progress) std::cerr << "\r\033[K" << std::flush;
 
-  const int exit_code = g_interrupted ? static_cast<int>(kExitInterrupted) : tally.exit_code;
+  const int exit_code = InterruptGuard::requested() ? static_cast<int>(kExitInterrupted) : tally.exit_code;
   writer.finish(
       {{"files", tally.files},
        {"statuses", tally.statuses},
@@ -220,7 +215,7 @@ int run_scan(ScanArgs& a) {
   out.flush();
   if (!a.output.empty()) {
     file_out.close();
-    if (g_interrupted) {
+    if (InterruptGuard::requested()) {
       log::warn("interrupted: partial results kept in " + partial.string() + "; rerun with --resume");
     } else {
       fs::rename(partial, a.output);

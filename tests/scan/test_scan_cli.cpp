@@ -427,3 +427,76 @@ TEST(ScanCli, AFacelessImageScoredByTheWholeImageSaysNoFaceAndWhoDecided) {
   EXPECT_NE(text.find(" by " + npr_name + " (threshold "), std::string::npos) << text;
   EXPECT_NE(text.find("[no_face]"), std::string::npos) << text;
 }
+
+namespace {
+
+// Starts `dfscan scan` on the first shared video given 20 times, writing to `out` and its stderr to
+// `err`; returns once the first record is on disk (or the process is gone).
+pid_t start_long_scan(const fs::path& out, const fs::path& err) {
+  fs::remove(out);
+  fs::remove(out.string() + ".partial");
+  std::string cmd = "exec " + shell_quote(kBin) + " scan -m " + shell_quote(Models::get().ed.string()) +
+                    " --workers 1 -o " + shell_quote(out.string());
+  for (int i = 0; i < 20; ++i) cmd += " " + shell_quote(shared_videos().front().string());
+  cmd += " 2>" + shell_quote(err.string());
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    _exit(127);
+  }
+  const auto partial = fs::path(out.string() + ".partial");
+  for (int i = 0; i < 1200 && waitpid(pid, nullptr, WNOHANG) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ifstream in(partial);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    if (std::count(text.begin(), text.end(), '\n') >= 1) break;
+  }
+  return pid;
+}
+
+// Every line of `file` is a whole JSON record.
+void expect_whole_lines(const fs::path& file) {
+  std::ifstream in(file);
+  int lines = 0;
+  for (std::string line; std::getline(in, line); ++lines) EXPECT_NO_THROW((void)json::parse(line)) << line;
+  EXPECT_GE(lines, 1);
+}
+
+}  // namespace
+
+TEST(ScanCli, FirstInterruptFinishesTheFileInProgressAndExits130) {
+  NEED_MODELS();
+  DFSCAN_REQUIRE_FFMPEG();
+  if (shared_videos().empty()) GTEST_SKIP() << "shared videos absent";
+  const auto out = ClipDir::get().path() / "interrupt-once.jsonl";
+  const auto err = ClipDir::get().path() / "interrupt-once.err";
+  const pid_t pid = start_long_scan(out, err);
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  const auto log = dfscan::test::slurp(err);
+  EXPECT_NE(log.find("interrupt again to stop now"), std::string::npos) << log;
+  EXPECT_NE(log.find("rerun with --resume"), std::string::npos) << log;
+  expect_whole_lines(out.string() + ".partial");
+}
+
+TEST(ScanCli, SecondInterruptStopsAtOnce) {
+  NEED_MODELS();
+  DFSCAN_REQUIRE_FFMPEG();
+  if (shared_videos().empty()) GTEST_SKIP() << "shared videos absent";
+  const auto out = ClipDir::get().path() / "interrupt-twice.jsonl";
+  const auto err = ClipDir::get().path() / "interrupt-twice.err";
+  const pid_t pid = start_long_scan(out, err);
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  // Stopped without its closing message, and what it had written is whole lines for --resume.
+  EXPECT_EQ(dfscan::test::slurp(err).find("rerun with --resume"), std::string::npos);
+  expect_whole_lines(out.string() + ".partial");
+}
