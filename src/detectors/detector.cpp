@@ -187,7 +187,24 @@ ImportResult import_checkpoint(const fs::path& src, const fs::path& out, const I
     shapes_only.insert(e.name, at::empty(e.sizes, at::TensorOptions().dtype(e.dtype).device(c10::kMeta)));
     checkpoint_shapes.emplace_back(e.name, e.sizes);
   }
-  const auto config = arch.infer_config(shapes_only);
+  nlohmann::json config;
+  try {
+    config = arch.infer_config(shapes_only);
+  } catch (const Error& e) {
+    // A checkpoint of another architecture is the usual cause: name the ones whose layout fits.
+    std::string fits;
+    for (const auto& name : detectors::architecture_names()) {
+      const auto& other = detectors::find_architecture(name);
+      if (name == arch.name || !other.infer_config) continue;
+      try {
+        (void)other.infer_config(shapes_only);
+        fits += (fits.empty() ? "" : " or ") + std::string("--arch ") + name;
+      } catch (const Error&) {
+      }
+    }
+    if (fits.empty()) throw;
+    throw Error(e.status(), std::string(e.what()) + "; this checkpoint's layout is that of " + fits);
+  }
 
   // What the module holds, in its own naming and order, so that loading the result is strict. A module
   // registered under two names (GenConViT's Swin) holds one tensor; like load_into, the last name wins.

@@ -121,6 +121,8 @@ TEST(DetectorImport, WrongArchitectureNamesTheMissingKey) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
     EXPECT_NE(std::string(e.what()).find("backbone."), std::string::npos) << e.what();
+    // ...and which --arch the checkpoint does fit.
+    EXPECT_NE(std::string(e.what()).find("layout is that of --arch npr"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(fs::exists(tmp.path / "m.safetensors"));
 }
