@@ -439,7 +439,7 @@ void add_metric_options(CLI::App& sub, MetricArgs& m) {
   sub.add_option("-t,--threshold", m.threshold,
                  "Score at or above which a sample is called fake (default: the model's, else 0.5)")
       ->check(CLI::Range(0.0, 1.0));
-  sub.add_option("--format", m.format, "Output format")
+  sub.add_option("-f,--format", m.format, "Output format")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   sub.add_option("--bootstrap", m.bootstrap, "Bootstrap resamples for 95% intervals (0: none)")

@@ -172,9 +172,10 @@ std::function<int()> add_faces(CLI::App& root) {
   std::string names;
   for (const auto& n : faces::detector_names()) names += (names.empty() ? "" : ", ") + n;
   sub->add_option("--detector", args->detector,
-                  "Face detector: default (" + faces::default_detector_name() + "), " + names)
+                  "Face detector: default (" + faces::default_detector_name() + "), " + names +
+                      ", or a list tried in turn per frame (dlib-hog,lbp-improved)")
       ->capture_default_str();
-  sub->add_option("--format", args->format, "Output format")
+  sub->add_option("-f,--format", args->format, "Output format")
       ->check(CLI::IsMember({"text", "json", "jsonl"}))
       ->capture_default_str();
   sub->add_option("--save-crops", args->save_crops,

@@ -154,7 +154,7 @@ std::function<int()> add_probe(CLI::App& root) {
   auto* sub =
       root.add_subcommand("probe", "Report what media files hold (modality, codecs, duration, frames, size)");
   sub->add_option("paths", args->paths, "Files to probe")->required()->expected(1, -1);
-  sub->add_option("--format", args->format, "Output format")
+  sub->add_option("-f,--format", args->format, "Output format")
       ->check(CLI::IsMember(output_format_names()))
       ->capture_default_str();
   sub->add_option("--max-pixels", args->max_pixels, "Pixel limit per image or frame (too_large above it)")

@@ -244,7 +244,9 @@ std::function<int()> add_scan(CLI::App& root) {
   s->add_option("--faces", a->scan.faces,
                 "auto: face models see face crops; none: every model sees the whole image")
       ->check(CLI::IsMember({"auto", "none"}));
-  s->add_option("--face-detector", a->scan.face_detector, "Face detector backend (default: the model's)");
+  s->add_option("--face-detector", a->scan.face_detector,
+                "Face detector backend, or a list tried in turn per frame: dlib-hog,lbp-improved (default: "
+                "the model's)");
   s->add_option("-t,--threshold", a->threshold, "Decision threshold on P(fake) (default: each model's)")
       ->check(CLI::Range(0.0, 1.0));
   s->add_option("--aggregate", a->scan.aggregate, "Per-file rule over face tracks: mean, max, genconvit-ref")

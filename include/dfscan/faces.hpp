@@ -66,7 +66,8 @@ class FaceDetector {
 };
 
 // Backend names: "haar" (frontalface_default), "haar-alt", "haar-alt2", "lbp", "lbp-improved",
-// "dlib-hog", "yunet:PATH.onnx", and "default" (see default_detector_name()).
+// "dlib-hog", "yunet:PATH.onnx", and "default" (see default_detector_name()). A comma-separated
+// list ("lbp-improved,dlib-hog") runs them in turn on each frame until one finds a face.
 // Throws dfscan::Error on unknown names or missing model files.
 std::unique_ptr<FaceDetector> make_face_detector(const std::string& name,
                                                  const DetectorOptions& options = {});

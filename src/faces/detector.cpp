@@ -101,6 +101,30 @@ cv::Size scaled_size(const cv::Size& size, double scale) {
           std::max(1, static_cast<int>(std::lround(size.height * scale)))};
 }
 
+// "a,b,...": each backend in turn on the frame, until one finds a face. The later (slower or less
+// precise) ones run only on the frames the first misses.
+class FallbackDetector : public FaceDetector {
+ public:
+  FallbackDetector(std::string name, std::vector<std::unique_ptr<FaceDetector>> chain,
+                   DetectorOptions options)
+      : FaceDetector(options), name_(std::move(name)), chain_(std::move(chain)) {}
+  std::string name() const override { return name_; }
+
+ protected:
+  // `image` is already scaled to the detection size, so each backend's own scaling leaves it as is.
+  std::vector<Face> detect_scaled(const cv::Mat& image) override {
+    for (auto& d : chain_) {
+      auto faces = d->detect(image);
+      if (!faces.empty()) return faces;
+    }
+    return {};
+  }
+
+ private:
+  std::string name_;
+  std::vector<std::unique_ptr<FaceDetector>> chain_;
+};
+
 }  // namespace
 
 std::vector<Face> FaceDetector::detect(const cv::Mat& image) {
@@ -165,6 +189,17 @@ std::vector<std::string> detector_names() {
 
 std::unique_ptr<FaceDetector> make_face_detector(const std::string& name, const DetectorOptions& options) {
   if (name == "default" || name.empty()) return make_face_detector(kDefaultDetector, options);
+  if (const auto comma = name.find(','); comma != std::string::npos) {
+    std::vector<std::unique_ptr<FaceDetector>> chain;
+    for (std::size_t start = 0; start <= name.size();) {
+      const auto end = std::min(name.find(',', start), name.size());
+      const auto part = name.substr(start, end - start);
+      if (part.empty()) throw Error(Status::error, "face detector '" + name + "': an empty name in the list");
+      chain.push_back(make_face_detector(part, options));
+      start = end + 1;
+    }
+    return std::make_unique<FallbackDetector>(name, std::move(chain), options);
+  }
   for (const auto& c : kCascades)
     if (name == c.name)
       return detail::make_cascade_detector(c.name, c.file, c.min_neighbors, c.scale_factor, options);

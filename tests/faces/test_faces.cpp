@@ -8,6 +8,7 @@
 
 #include "dfscan/faces.hpp"
 #include "dfscan/status.hpp"
+#include "face_recall.hpp"
 
 namespace fs = std::filesystem;
 using namespace dfscan::faces;
@@ -96,6 +97,40 @@ TEST(FaceDetector, AstronautAndGraceHopperHaveExactlyOneFace) {
       EXPECT_LT(faces[0].box.y + faces[0].box.height / 2, img.rows * 2 / 3);
     }
   }
+}
+
+TEST(FaceDetector, ListsRunInTurnUntilOneFindsAFace) {
+  EXPECT_EQ(make_face_detector("dlib-hog,lbp-improved")->name(), "dlib-hog,lbp-improved");
+  EXPECT_THROW(make_face_detector("lbp,,haar"), dfscan::Error);
+  EXPECT_THROW(make_face_detector("lbp,mtcnn"), dfscan::Error);
+  // Where the first finds a face, the list gives exactly its boxes.
+  SKIP_IF_MISSING(kAstronaut);
+  const cv::Mat img = read_rgb(kAstronaut);
+  const auto first = make_face_detector("dlib-hog")->detect(img);
+  const auto listed = make_face_detector("dlib-hog,lbp-improved")->detect(img);
+  ASSERT_EQ(listed.size(), first.size());
+  for (size_t i = 0; i < first.size(); ++i) EXPECT_EQ(listed[i].box, first[i].box);
+  EXPECT_TRUE(make_face_detector("dlib-hog,lbp-improved")
+                  ->detect(cv::Mat(240, 320, CV_8UC3, cv::Scalar(90, 90, 90)))
+                  .empty());
+  // Where it finds none, the next one's boxes: a DFDC crop that dlib's HOG misses and the LBP cascade
+  // finds (each on the grey canvas the recall figures use).
+  const fs::path crops = fs::path(DFSCAN_SHARED_DIR) / "data" / "dfdc-faces-sample";
+  if (!fs::is_directory(crops)) GTEST_SKIP() << crops << " absent";
+  auto hog = make_face_detector("dlib-hog");
+  auto lbp = make_face_detector("lbp-improved");
+  auto chain = make_face_detector("dlib-hog,lbp-improved");
+  for (const auto& path : dfscan::faces::testing::list_images(crops)) {
+    const cv::Mat canvas = dfscan::faces::testing::on_grey_canvas(read_rgb(path.c_str()));
+    if (!hog->detect(canvas).empty()) continue;
+    const auto second = lbp->detect(canvas);
+    if (second.empty()) continue;
+    const auto got = chain->detect(canvas);
+    ASSERT_EQ(got.size(), second.size()) << path;
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].box, second[i].box) << path;
+    return;
+  }
+  FAIL() << "no crop that dlib-hog misses and lbp-improved finds";
 }
 
 TEST(FaceDetector, GreyAndSixteenBitCopiesFindTheSameFace) {
