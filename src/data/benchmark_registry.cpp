@@ -176,7 +176,13 @@ using detail::LayoutCollector;
 BenchmarkDataset collect(const std::string& name, const Dataset& ds, const fs::path& root,
                          const BenchmarkOptions& options) {
   LayoutCollector c(name, root, options);
-  for (const auto& s : ds) c.expect(s.path, s.label, s.split, s.groups);
+  for (const auto& s : ds) {
+    // The dataset's paths already begin with `root` as given (relative, for a relative root), and
+    // expect() joins root again: it wants them relative to root. Paths elsewhere stay as they are.
+    const auto rel = fs::path(s.path).lexically_relative(root);
+    const bool inside = !rel.empty() && *rel.begin() != "..";
+    c.expect(inside ? rel.generic_string() : s.path, s.label, s.split, s.groups);
+  }
   auto out = c.finish("");
   out.dataset = Dataset(ds.source(), std::vector<Sample>(out.dataset.begin(), out.dataset.end()));
   return out;

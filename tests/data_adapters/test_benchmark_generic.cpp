@@ -93,6 +93,37 @@ TEST(Benchmarks, CsvMissingFilesRequireFilesSkipAndKeep) {
   EXPECT_EQ(train.layout.missing_count, 0u);
 }
 
+TEST(Benchmarks, RelativeRootsFindTheirFiles) {
+  // `dfscan eval --dataset folder --root data` found none of its files: the folder and csv
+  // adapters joined the root to paths that already began with it (data/data/test/...).
+  TempDir t;
+  write(t.path / "data/test/real/a.jpg");
+  write(t.path / "data/test/fake/b.jpg");
+  write(t.path / "lists/c.jpg");
+  write(t.path / "lists/list.csv", "path,label,split\nc.jpg,fake,test\n");
+  const auto before = fs::current_path();
+  fs::current_path(t.path);
+  std::vector<std::string> problems;
+  for (const std::string root : {"data", "data/", "./data"}) {
+    try {
+      const auto b = open_benchmark("folder", root);
+      if (b.dataset.size() != 2u || b.layout.missing_count != 0u) problems.push_back("folder " + root);
+      for (const auto& s : b.dataset)
+        if (!fs::exists(s.path)) problems.push_back(root + ": " + s.path);
+    } catch (const dfscan::Error& e) {
+      problems.push_back(root + ": " + e.what());
+    }
+  }
+  try {
+    const auto c = open_benchmark("csv", "lists/list.csv");
+    if (c.dataset.size() != 1u || !fs::exists(c.dataset.samples()[0].path)) problems.push_back("csv");
+  } catch (const dfscan::Error& e) {
+    problems.push_back(std::string("csv: ") + e.what());
+  }
+  fs::current_path(before);
+  EXPECT_TRUE(problems.empty()) << ::testing::PrintToString(problems);
+}
+
 TEST(Benchmarks, LayoutSummaryShowsFirstExamplesOnly) {
   LayoutReport r;
   r.expected = 10;
