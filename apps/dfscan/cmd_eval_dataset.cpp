@@ -83,14 +83,22 @@ class CropScorer {
     }
     torch::NoGradGuard no_grad;
     bool first = true;
-    for (const auto& d : detectors_) {
-      const auto scores = d.scores(d.logits(d.prepare(rgb).unsqueeze(0)));
-      const double s = scores[0].item<double>();
-      if (first || s - d.threshold() > row.score - row.threshold) {
-        row.score = s;
-        row.threshold = d.threshold();
-        first = false;
+    try {
+      for (const auto& d : detectors_) {
+        const auto scores = d.scores(d.logits(d.prepare(rgb).unsqueeze(0)));
+        const double s = scores[0].item<double>();
+        if (first || s - d.threshold() > row.score - row.threshold) {
+          row.score = s;
+          row.threshold = d.threshold();
+          first = false;
+        }
       }
+    } catch (const Error& e) {  // this sample's failure, not the run's (a non-finite output)
+      Row failed;
+      failed.modality = row.modality;
+      failed.status = to_string(e.status());
+      failed.error = e.what();
+      return failed;
     }
     row.frames = {row.score};
     return row;

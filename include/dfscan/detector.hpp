@@ -64,7 +64,8 @@ struct ImportOptions {
   bool strict = false;  // unexpected checkpoint keys are fatal
 };
 struct ImportResult {
-  std::vector<std::string> unexpected_keys;  // ignored (non-strict) keys, named for the user
+  std::vector<std::string> unexpected_keys;     // ignored (non-strict) keys, named for the user
+  std::vector<std::string> non_finite_tensors;  // holding NaN or infinity: a broken checkpoint, likely
   std::string hash;
 };
 // Converts an official PyTorch checkpoint into a dfscan model file (written atomically).

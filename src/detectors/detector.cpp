@@ -112,11 +112,20 @@ at::Tensor forward_on_device(const Detector::Impl& d, const at::Tensor& batch) {
   return d.arch->forward(*d.net, input, d.manifest);
 }
 
+// A NaN or infinite output is never a score (it would print as null under an "ok" status, with a
+// label from a failed comparison): broken weights, or an overflow in reduced precision.
+at::Tensor finite_or_throw(at::Tensor logits, const std::string& name) {
+  if (!torch::isfinite(logits).all().item<bool>())
+    throw Error(Status::error,
+                "model '" + name + "' gave a non-finite output (NaN or infinity); its weights may be broken");
+  return logits;
+}
+
 }  // namespace
 
 at::Tensor Detector::logits(const at::Tensor& batch) const {
   torch::NoGradGuard no_grad;
-  return forward_on_device(*impl_, batch).to(torch::kCPU).to(torch::kFloat);
+  return finite_or_throw(forward_on_device(*impl_, batch).to(torch::kCPU).to(torch::kFloat), name());
 }
 
 at::Tensor Detector::logits(const std::vector<at::Tensor>& inputs, int batch_size) const {
@@ -131,7 +140,7 @@ at::Tensor Detector::logits(const std::vector<at::Tensor>& inputs, int batch_siz
     outputs.push_back(
         forward_on_device(*impl_, detectors::stack_for(chunk, impl_->device)).to(torch::kFloat));
   }
-  return torch::cat(outputs).to(torch::kCPU);
+  return finite_or_throw(torch::cat(outputs).to(torch::kCPU), name());
 }
 
 at::Tensor Detector::scores(const at::Tensor& logits) const {
@@ -241,9 +250,13 @@ ImportResult import_checkpoint(const fs::path& src, const fs::path& out, const I
   manifest["dfscan_version"] = DFSCAN_VERSION;
 
   io::ModelFileWriter writer(out, specs, manifest);
-  for (size_t i = 0; i < specs.size(); ++i)
-    writer.write(specs[i].name, pth.load(source_of[i]).to(specs[i].dtype));
   ImportResult result;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    auto t = pth.load(source_of[i]).to(specs[i].dtype);
+    if (t.is_floating_point() && !torch::isfinite(t).all().item<bool>())
+      result.non_finite_tensors.push_back(specs[i].name);
+    writer.write(specs[i].name, t);
+  }
   result.unexpected_keys = report.unexpected;
   result.hash = writer.commit();
   return result;

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -159,4 +160,34 @@ TEST(DetectorLoad, ManifestThatDisagreesWithItsArchitectureIsRefused) {
   }
   EXPECT_THROW(Detector::load((tmp.path / "none.safetensors").string(), c10::Device(c10::kCPU)), Error);
   EXPECT_THROW(Detector::load("no-such-model-name", c10::Device(c10::kCPU)), Error);
+}
+
+TEST(DetectorLoad, NonFiniteOutputsAreAnErrorNotAScore) {
+  // Before, a NaN weight gave a record with status ok, score null and label "real".
+  const auto dir = kParity / "npr_resnet50";
+  if (!fs::exists(dir)) GTEST_SKIP() << "fixtures absent";
+  TempDir tmp;
+  ImportOptions options;
+  options.arch = "npr";
+  options.name = "broken";
+  const auto healthy = import_checkpoint(dir / "weights.pth", tmp.path / "m.safetensors", options);
+  EXPECT_TRUE(healthy.non_finite_tensors.empty());
+  auto file = io::read_model_file(tmp.path / "m.safetensors");
+  io::StateDict broken;
+  for (const auto& [name, t] : file.tensors) {
+    auto copy = t.clone();
+    if (name == "fc1.weight") copy.view(-1)[0] = std::numeric_limits<float>::quiet_NaN();
+    broken.insert(name, copy);
+  }
+  io::write_model_file(tmp.path / "nan.safetensors", broken, file.manifest);
+  auto det = Detector::load((tmp.path / "nan.safetensors").string(), c10::Device(c10::kCPU));
+  const auto image = torch::rand({1, 3, 32, 32});
+  try {
+    det.logits(image);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model 'broken' gave a non-finite output"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(det.logits({image[0], image[0]}, 1), Error);
 }
