@@ -4,6 +4,7 @@
 #if DFSCAN_WITH_MEDIA
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -104,6 +105,36 @@ std::vector<nlohmann::json> read_finished(const fs::path& file) {
   return out;
 }
 
+// A resumed run adds to records that earlier runs wrote; they must come from the same models, or
+// one file would hold two model sets' scores and evaluate as one. A record lists every face and
+// image model of its run (audio models only when the file had sound), so the check is: its models
+// are this run's, and this run's face and image models are all in it.
+void check_resumed_models(const std::vector<nlohmann::json>& finished, const nlohmann::json& models,
+                          const fs::path& file) {
+  auto key = [](const nlohmann::json& d) { return d.value("name", "") + " (" + d.value("hash", "") + ")"; };
+  std::set<std::string> now, now_visual;
+  for (const auto& m : models) {
+    now.insert(key(m));
+    if (m.value("arch", "") != "audio-spoof") now_visual.insert(key(m));
+  }
+  auto list = [](const std::set<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+  };
+  for (const auto& r : finished) {
+    if (!r.contains("detectors") || !r["detectors"].is_array() || r["detectors"].empty()) continue;
+    std::set<std::string> then;
+    for (const auto& d : r["detectors"]) then.insert(key(d));
+    const bool same = std::includes(now.begin(), now.end(), then.begin(), then.end()) &&
+                      std::includes(then.begin(), then.end(), now_visual.begin(), now_visual.end());
+    if (!same)
+      throw CLI::ValidationError("--resume", file.string() + " holds records scored by " + list(then) +
+                                                 ", not by this run's " + list(now) +
+                                                 "; resume with the same -m, or write a new file");
+  }
+}
+
 // Rewrites `file` keeping only complete lines, so appends start on a clean line.
 void drop_torn_tail(const fs::path& file, const std::vector<nlohmann::json>& records) {
   std::ofstream out(file, std::ios::trunc);
@@ -169,6 +200,7 @@ int run_scan(ScanArgs& a) {
               std::to_string(todo.size()) + " to go");
 
   Scanner scanner(a.scan);
+  if (!finished.empty()) check_resumed_models(finished, scanner.describe_models(), partial);
   const InterruptGuard interrupt;
 
   std::ostream& out = a.output.empty() ? std::cout : static_cast<std::ostream&>(file_out);

@@ -500,3 +500,34 @@ TEST(ScanCli, SecondInterruptStopsAtOnce) {
   EXPECT_EQ(dfscan::test::slurp(err).find("rerun with --resume"), std::string::npos);
   expect_whole_lines(out.string() + ".partial");
 }
+
+TEST(ScanCli, ResumeRefusesRecordsOfOtherModels) {
+  NEED_MODELS();
+  DFSCAN_REQUIRE_FFMPEG();
+  // Resuming with another -m used to append the new model's records to the old model's, in one file.
+  const auto img = ClipDir::get().clip("still.png");
+  const auto out = ClipDir::get().path() / "resume-models.jsonl";
+  const auto partial = fs::path(out.string() + ".partial");
+  fs::remove(out);
+  fs::remove(partial);
+  const std::string npr = " -m " + shell_quote(Models::get().npr.string());
+  const std::string ed = " -m " + shell_quote(Models::get().ed.string());
+  int rc = -1;
+  run("scan -f jsonl --faces none" + npr + " -o " + shell_quote(out.string()) + " " + shell_quote(img), &rc);
+  ASSERT_TRUE(rc == 0 || rc == 1) << rc;  // the parity NPR may call the pattern fake
+  fs::rename(out, partial);               // as if interrupted before the end
+  const auto before = dfscan::test::slurp(partial);
+  run("scan -f jsonl --faces none" + ed + " --resume -o " + shell_quote(out.string()) + " " +
+          shell_quote(img) + " " + shell_quote(img),
+      &rc);
+  EXPECT_EQ(rc, 64);
+  // Nothing appended: the earlier record alone (its summary line is dropped, as on every resume).
+  EXPECT_EQ(dfscan::test::slurp(partial), before.substr(0, before.find('\n') + 1));
+  EXPECT_FALSE(fs::exists(out));
+  // The same model resumes.
+  run("scan -f jsonl --faces none" + npr + " --resume -o " + shell_quote(out.string()) + " " +
+          shell_quote(img),
+      &rc);
+  EXPECT_TRUE(rc == 0 || rc == 1) << rc;
+  EXPECT_TRUE(fs::exists(out));
+}
