@@ -6,7 +6,6 @@
 // --report DIR save report.json and a self-contained report.html.
 #include <algorithm>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>

@@ -4,10 +4,8 @@
 #include "dfscan/config.hpp"
 #if DFSCAN_WITH_MEDIA
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <memory>

@@ -35,7 +35,9 @@ int run_import(const ModelsArgs& a) {
   for (const auto& k : result.unexpected_keys)
     log::warn("ignored checkpoint key '" + k + "' (use --strict to refuse)");
   for (const auto& k : result.non_finite_tensors)
-    log::warn("tensor '" + k + "' holds NaN or infinite values: unless it is a mask, the checkpoint is broken and every score will be an error");
+    log::warn("tensor '" + k +
+              "' holds NaN or infinite values: unless it is a mask, the checkpoint is broken and every score "
+              "will be an error");
   std::cerr << "dfscan: wrote " << a.out << " (" << result.hash << ")\n";
   return kExitOk;
 }

@@ -4,9 +4,7 @@
 #include "dfscan/config.hpp"
 #if DFSCAN_WITH_MEDIA
 
-#include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <memory>

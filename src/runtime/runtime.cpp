@@ -5,7 +5,6 @@
 #include <torch/version.h>
 
 #include <algorithm>
-#include <thread>
 
 #include "dfscan/cpus.hpp"
 #include "dfscan/status.hpp"

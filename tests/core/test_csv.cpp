@@ -41,7 +41,9 @@ TEST(Csv, MalformedQuotingIsAnError) {
 }
 
 TEST(Csv, ReadLineDropsLineEndingsAndTheByteOrderMark) {
-  std::istringstream in("\xEF\xBB\xBFpath,label\r\na.mp4,1\r\n\r\n\xEF\xBB\xBF" "b.mp4,0");
+  std::istringstream in(
+      "\xEF\xBB\xBFpath,label\r\na.mp4,1\r\n\r\n\xEF\xBB\xBF"
+      "b.mp4,0");
   std::string line;
   std::size_t line_no = 0;
   std::vector<std::string> lines;
@@ -55,8 +57,11 @@ TEST(Csv, ReadLineDropsLineEndingsAndTheByteOrderMark) {
 
 TEST(Csv, FieldsRoundTrip) {
   const Fields values{"plain", "a,b", R"(say "hi")", "two\nlines", "cr\r", ""};
-  for (const auto& v : values)
-    if (v.find_first_of("\r\n") == std::string::npos) EXPECT_EQ(csv::split(csv::field(v)), Fields{v}) << v;
+  for (const auto& v : values) {
+    if (v.find_first_of("\r\n") == std::string::npos) {
+      EXPECT_EQ(csv::split(csv::field(v)), Fields{v}) << v;
+    }
+  }
   EXPECT_EQ(csv::field("plain"), "plain");
   EXPECT_EQ(csv::field("a,b"), R"("a,b")");
   EXPECT_EQ(csv::field("two\nlines"), "\"two\nlines\"");
