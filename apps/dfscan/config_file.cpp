@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "dfscan/text.hpp"
+
 namespace dfscan::cli {
 
 std::string env_name_for(const std::string& long_name) {
@@ -55,16 +57,7 @@ std::map<std::string, std::vector<std::string>> read_table(const std::string& pa
 
 // Values from the environment: a list option's are comma-separated.
 std::vector<std::string> environment_values(const std::string& value, bool list) {
-  if (!list) return {value};
-  std::vector<std::string> values;
-  std::size_t start = 0;
-  while (start <= value.size()) {
-    auto end = value.find(',', start);
-    if (end == std::string::npos) end = value.size();
-    values.push_back(value.substr(start, end - start));
-    start = end + 1;
-  }
-  return values;
+  return list ? split_on(value, ',') : std::vector<std::string>{value};
 }
 
 }  // namespace

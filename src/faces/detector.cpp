@@ -8,6 +8,7 @@
 #include "dfscan/cpus.hpp"
 #include "dfscan/faces.hpp"
 #include "dfscan/status.hpp"
+#include "dfscan/text.hpp"
 #include "faces/backends.hpp"
 
 namespace dfscan::faces {
@@ -189,14 +190,11 @@ std::vector<std::string> detector_names() {
 
 std::unique_ptr<FaceDetector> make_face_detector(const std::string& name, const DetectorOptions& options) {
   if (name == "default" || name.empty()) return make_face_detector(kDefaultDetector, options);
-  if (const auto comma = name.find(','); comma != std::string::npos) {
+  if (name.find(',') != std::string::npos) {
     std::vector<std::unique_ptr<FaceDetector>> chain;
-    for (std::size_t start = 0; start <= name.size();) {
-      const auto end = std::min(name.find(',', start), name.size());
-      const auto part = name.substr(start, end - start);
+    for (const auto& part : split_on(name, ',')) {
       if (part.empty()) throw Error(Status::error, "face detector '" + name + "': an empty name in the list");
       chain.push_back(make_face_detector(part, options));
-      start = end + 1;
     }
     return std::make_unique<FallbackDetector>(name, std::move(chain), options);
   }

@@ -38,6 +38,8 @@
 #include <cstdint>
 #include <string>
 
+#include "dfscan/text.hpp"
+
 #if TORCH_VERSION_MAJOR < 1 || (TORCH_VERSION_MAJOR == 1 && TORCH_VERSION_MINOR < 13)
 #error "dfscan's c10d training needs LibTorch 1.13 or newer (c10d::Work as a top-level class)"
 #endif
@@ -77,15 +79,8 @@ inline c10::intrusive_ptr<::c10d::Store> prefix_store(const std::string& prefix,
 inline c10::intrusive_ptr<::c10d::ProcessGroupGloo::Options> gloo_options(const std::string& interfaces,
                                                                           std::chrono::milliseconds timeout) {
   auto options = ::c10d::ProcessGroupGloo::Options::create(timeout);
-  std::size_t start = 0;
-  while (start < interfaces.size()) {
-    auto end = interfaces.find(',', start);
-    if (end == std::string::npos) end = interfaces.size();
-    if (end > start)
-      options->devices.push_back(
-          ::c10d::ProcessGroupGloo::createDeviceForInterface(interfaces.substr(start, end - start)));
-    start = end + 1;
-  }
+  for (const auto& name : split_on(interfaces, ','))
+    if (!name.empty()) options->devices.push_back(::c10d::ProcessGroupGloo::createDeviceForInterface(name));
   if (options->devices.empty()) options->devices.push_back(::c10d::ProcessGroupGloo::createDefaultDevice());
   return options;
 }

@@ -7,6 +7,7 @@
 
 #include "dfscan/csv.hpp"
 #include "dfscan/status.hpp"
+#include "dfscan/text.hpp"
 
 namespace csv = dfscan::csv;
 using Fields = std::vector<std::string>;
@@ -75,4 +76,11 @@ TEST(Csv, ErrorsCanNameFileAndLine) {
   } catch (const dfscan::Error& e) {
     EXPECT_STREQ(e.what(), "x.csv:7: unterminated quoted field");
   }
+}
+
+TEST(Text, SplitOnKeepsEmptyParts) {
+  EXPECT_EQ(dfscan::split_on("a,,b", ','), (std::vector<std::string>{"a", "", "b"}));
+  EXPECT_EQ(dfscan::split_on("a,", ','), (std::vector<std::string>{"a", ""}));
+  EXPECT_EQ(dfscan::split_on("", ','), (std::vector<std::string>{""}));
+  EXPECT_EQ(dfscan::split_on("one", '+'), (std::vector<std::string>{"one"}));
 }
