@@ -430,9 +430,27 @@ TEST(ScanCli, AFacelessImageScoredByTheWholeImageSaysNoFaceAndWhoDecided) {
 
 namespace {
 
-// Starts `dfscan scan` on the first shared video given 20 times, writing to `out` and its stderr to
-// `err`; returns once the first record is on disk (or the process is gone).
-pid_t start_long_scan(const fs::path& out, const fs::path& err) {
+// Waits (up to a minute) until `file` holds `lines` lines or process `pid` has exited.
+void wait_for_lines(const fs::path& file, long lines, pid_t pid) {
+  for (int i = 0; i < 1200 && waitpid(pid, nullptr, WNOHANG) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ifstream in(file);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    if (std::count(text.begin(), text.end(), '\n') >= lines) return;
+  }
+}
+
+// A `dfscan scan` started in the background, writing to `out` and its stderr to `err`.
+struct LongScan {
+  fs::path out, err;
+  pid_t pid;
+};
+
+// Starts `dfscan scan` on the first shared video given 20 times (`tag` names its files) and returns
+// once the first record is on disk (or the process is gone).
+LongScan start_long_scan(const std::string& tag) {
+  const auto out = ClipDir::get().path() / (tag + ".jsonl");
+  const auto err = ClipDir::get().path() / (tag + ".err");
   fs::remove(out);
   fs::remove(out.string() + ".partial");
   std::string cmd = "exec " + shell_quote(kBin) + " scan -m " + shell_quote(Models::get().ed.string()) +
@@ -444,14 +462,8 @@ pid_t start_long_scan(const fs::path& out, const fs::path& err) {
     execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
     _exit(127);
   }
-  const auto partial = fs::path(out.string() + ".partial");
-  for (int i = 0; i < 1200 && waitpid(pid, nullptr, WNOHANG) == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    std::ifstream in(partial);
-    std::string text((std::istreambuf_iterator<char>(in)), {});
-    if (std::count(text.begin(), text.end(), '\n') >= 1) break;
-  }
-  return pid;
+  wait_for_lines(out.string() + ".partial", 1, pid);
+  return {out, err, pid};
 }
 
 // Waits for `pid`; its exit code, or -1 when it did not exit normally (a crash).
@@ -475,31 +487,27 @@ TEST(ScanCli, FirstInterruptFinishesTheFileInProgressAndExits130) {
   NEED_MODELS();
   DFSCAN_REQUIRE_FFMPEG();
   if (shared_videos().empty()) GTEST_SKIP() << "shared videos absent";
-  const auto out = ClipDir::get().path() / "interrupt-once.jsonl";
-  const auto err = ClipDir::get().path() / "interrupt-once.err";
-  const pid_t pid = start_long_scan(out, err);
-  ASSERT_EQ(kill(pid, SIGINT), 0);
-  EXPECT_EQ(exit_code_of(pid), 130);
-  const auto log = dfscan::test::slurp(err);
+  const auto scan = start_long_scan("interrupt-once");
+  ASSERT_EQ(kill(scan.pid, SIGINT), 0);
+  EXPECT_EQ(exit_code_of(scan.pid), 130);
+  const auto log = dfscan::test::slurp(scan.err);
   EXPECT_NE(log.find("interrupt again to stop now"), std::string::npos) << log;
   EXPECT_NE(log.find("rerun with --resume"), std::string::npos) << log;
-  expect_whole_lines(out.string() + ".partial");
+  expect_whole_lines(scan.out.string() + ".partial");
 }
 
 TEST(ScanCli, SecondInterruptStopsAtOnce) {
   NEED_MODELS();
   DFSCAN_REQUIRE_FFMPEG();
   if (shared_videos().empty()) GTEST_SKIP() << "shared videos absent";
-  const auto out = ClipDir::get().path() / "interrupt-twice.jsonl";
-  const auto err = ClipDir::get().path() / "interrupt-twice.err";
-  const pid_t pid = start_long_scan(out, err);
-  ASSERT_EQ(kill(pid, SIGINT), 0);
+  const auto scan = start_long_scan("interrupt-twice");
+  ASSERT_EQ(kill(scan.pid, SIGINT), 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  ASSERT_EQ(kill(pid, SIGINT), 0);
-  EXPECT_EQ(exit_code_of(pid), 130);
+  ASSERT_EQ(kill(scan.pid, SIGINT), 0);
+  EXPECT_EQ(exit_code_of(scan.pid), 130);
   // Stopped without its closing message, and what it had written is whole lines for --resume.
-  EXPECT_EQ(dfscan::test::slurp(err).find("rerun with --resume"), std::string::npos);
-  expect_whole_lines(out.string() + ".partial");
+  EXPECT_EQ(dfscan::test::slurp(scan.err).find("rerun with --resume"), std::string::npos);
+  expect_whole_lines(scan.out.string() + ".partial");
 }
 
 TEST(ScanCli, ResumeRefusesRecordsOfOtherModels) {
