@@ -15,6 +15,7 @@
 #include "exit_codes.hpp"
 #include "interrupt.hpp"
 #include "output.hpp"
+#include "stdin_file.hpp"
 
 namespace dfscan::cli {
 namespace {
@@ -107,6 +108,7 @@ int run_probe(const ProbeArgs& args) {
   media::Limits limits;
   limits.max_pixels = args.max_pixels;
   limits.deadline_seconds = args.deadline;
+  const StdinFile stdin_file(args.paths);
   const InterruptGuard interrupt;
   limits.cancel = &InterruptGuard::flag();
 
@@ -121,10 +123,12 @@ int run_probe(const ProbeArgs& args) {
   RecordWriter writer(std::cout, parse_output_format(args.format), layout);
   StatusCounts counts;
   int exit_code = kExitOk;
-  for (const auto& path : args.paths) {
+  for (const auto& named : args.paths) {
     if (InterruptGuard::requested()) break;
+    const auto path = stdin_file.readable(named);
     auto info = media::probe(path, limits);
     auto record = to_record(info);
+    stdin_file.restore(record);
     bool has_video = info.modality == media::Modality::video || info.modality == media::Modality::video_audio;
     if (args.decode_frames > 0 && info.status == Status::ok && has_video) {
       // Hidden, for scripts/bench-decode.sh: the real frame reader, timed.
@@ -140,7 +144,8 @@ int run_probe(const ProbeArgs& args) {
                           {"ms", std::round(ms * 10) / 10}};
     }
     counts.add(record["status"].get<std::string>());
-    if (is_failure(info.status)) exit_code = worst_exit(exit_code, kExitFailure);
+    if (is_failure(status_from_string(record["status"].get<std::string>()).value_or(Status::error)))
+      exit_code = worst_exit(exit_code, kExitFailure);
     writer.write(std::move(record));
   }
   writer.finish({{"files", counts.total()}, {"counts", counts.to_json()}});
@@ -151,7 +156,9 @@ std::function<int()> add_probe(CLI::App& root) {
   auto args = std::make_shared<ProbeArgs>();
   auto* sub =
       root.add_subcommand("probe", "Report what media files hold (modality, codecs, duration, frames, size)");
-  sub->add_option("paths", args->paths, "Files to probe")->required()->expected(1, -1);
+  sub->add_option("paths", args->paths, "Files to probe; - reads one from standard input")
+      ->required()
+      ->expected(1, -1);
   sub->add_option("-f,--format", args->format, "Output format")
       ->check(CLI::IsMember(output_format_names()))
       ->capture_default_str();

@@ -24,6 +24,7 @@
 #include "interrupt.hpp"
 #include "output.hpp"
 #include "scan_inputs.hpp"
+#include "stdin_file.hpp"
 
 namespace dfscan::cli {
 namespace {
@@ -157,10 +158,14 @@ int run_scan(ScanArgs& a) {
   }
 
   auto args = a.paths;
+  if (a.files_from == kStdinPath && std::count(args.begin(), args.end(), kStdinPath))
+    throw CLI::ValidationError("PATH", "'-' and --files-from - both read standard input");
   if (!a.files_from.empty())
     for (auto& p : read_file_list(a.files_from)) args.push_back(std::move(p));
   if (args.empty())
     throw CLI::ValidationError("PATH", "nothing to scan: give files, folders or --files-from");
+  if (a.resume && std::count(args.begin(), args.end(), kStdinPath))
+    throw CLI::ValidationError("--resume", "cannot tell whether standard input ('-') was scanned before");
   auto inputs = expand_inputs(args, a.inputs);
   if (!a.shard.empty()) {
     std::pair<std::uint64_t, std::uint64_t> shard;
@@ -194,6 +199,8 @@ int run_scan(ScanArgs& a) {
   std::vector<std::string> todo;
   for (const auto& f : inputs)
     if (!done_paths.count(f.path)) todo.push_back(f.path);
+  const StdinFile stdin_file(todo);
+  for (auto& path : todo) path = stdin_file.readable(path);
   if (!finished.empty())
     log::info("resuming: " + std::to_string(finished.size()) + " file(s) already scanned, " +
               std::to_string(todo.size()) + " to go");
@@ -214,7 +221,8 @@ int run_scan(ScanArgs& a) {
   auto start = std::chrono::steady_clock::now();
   scanner.scan(
       todo,
-      [&](std::size_t i, const nlohmann::json& r) {
+      [&](std::size_t i, nlohmann::json r) {
+        stdin_file.restore(r);
         if (progress) std::cerr << "\r\033[K" << std::flush;  // clear the progress line first
         writer.write(r);
         tally.add(r, fail_statuses);
@@ -258,7 +266,7 @@ int run_scan(ScanArgs& a) {
 std::function<int()> add_scan(CLI::App& root) {
   auto a = std::make_shared<ScanArgs>();
   auto* s = root.add_subcommand("scan", "Score videos, images and audio files (the default command)");
-  s->add_option("paths", a->paths, "Files or folders to scan");
+  s->add_option("paths", a->paths, "Files or folders to scan; - reads one file from standard input");
   s->add_flag("-r,--recursive", a->inputs.recursive, "Descend into sub-folders");
   s->add_option("--files-from", a->files_from, "Read paths from FILE (- = stdin), newline- or NUL-separated");
   s->add_option("--include", a->inputs.include, "Only files matching this glob (repeatable)")

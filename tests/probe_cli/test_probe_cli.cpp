@@ -221,5 +221,47 @@ TEST(ProbeCli, FormatsAndUsage) {
   EXPECT_EQ(dfscan("probe --format xml " + shell_quote(clip)).exit_code, 64);
 }
 
+TEST(ProbeCli, DashReadsOneFileFromStandardInput) {
+  DFSCAN_REQUIRE_FFMPEG();
+  // An MP4 whose index sits at its end can only be read by seeking, so "-" must not be read as a
+  // stream: the record is the file's, under the name "-".
+  auto& dir = ClipDir::get();
+  const auto clip = dir.clip("h264.mp4");
+  auto direct = dfscan("probe -f jsonl " + shell_quote(clip));
+  auto piped = dfscan("probe -f jsonl - < " + shell_quote(clip));
+  ASSERT_EQ(piped.exit_code, 0) << piped.out;
+  ASSERT_EQ(piped.lines.size(), 2u) << piped.out;
+  auto expected = direct.lines[0];
+  expected["path"] = "-";
+  EXPECT_EQ(piped.lines[0], expected);
+
+  // Broken bytes on stdin get the status the same bytes get as a file, and other inputs still run.
+  const auto junk = dir.write("junk.bin", std::string(4096, '\x5a'));
+  auto mixed = dfscan("probe -f jsonl - " + shell_quote(clip) + " < " + shell_quote(junk));
+  EXPECT_EQ(mixed.exit_code, 2);
+  ASSERT_EQ(mixed.lines.size(), 3u) << mixed.out;
+  EXPECT_EQ(mixed.lines[0]["path"], "-");
+  EXPECT_EQ(mixed.lines[0]["status"], "unsupported");
+  EXPECT_EQ(mixed.lines[1]["status"], "ok");
+  EXPECT_EQ(dfscan("probe -f jsonl - < /dev/null").lines[0]["status"], "empty");
+
+  // Standard input can be read once; no temporary copy outlives the run.
+  EXPECT_EQ(dfscan("probe - - < " + shell_quote(clip)).exit_code, 64);
+  const auto tmp = dir.path() / "tmp";
+  fs::create_directories(tmp);
+  EXPECT_EQ(dfscan("probe - < " + shell_quote(clip), "TMPDIR=" + shell_quote(tmp.string()) + " ").exit_code,
+            0);
+  EXPECT_TRUE(fs::is_empty(tmp));
+  // A copy that cannot be made is that input's error, not the run's end.
+  auto nowhere =
+      dfscan("probe -f jsonl - " + shell_quote(clip) + " < " + shell_quote(clip), "TMPDIR=/nonexistent/dir ");
+  EXPECT_EQ(nowhere.exit_code, 2);
+  ASSERT_EQ(nowhere.lines.size(), 3u) << nowhere.out;
+  EXPECT_EQ(nowhere.lines[0]["status"], "error");
+  EXPECT_NE(nowhere.lines[0]["error"].get<std::string>().find("temporary file in /nonexistent/dir"),
+            std::string::npos);
+  EXPECT_EQ(nowhere.lines[1]["status"], "ok");
+}
+
 }  // namespace
 }  // namespace dfscan::test

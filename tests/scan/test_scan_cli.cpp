@@ -428,6 +428,35 @@ TEST(ScanCli, AFacelessImageScoredByTheWholeImageSaysNoFaceAndWhoDecided) {
   EXPECT_NE(text.find("[no_face]"), std::string::npos) << text;
 }
 
+TEST(ScanCli, DashScansOneFileFromStandardInput) {
+  NEED_MODELS();
+  DFSCAN_REQUIRE_FFMPEG();
+  // The same video named and piped in gets the same record, under the name "-".
+  const auto videos = shared_videos();
+  ASSERT_FALSE(videos.empty());
+  const auto clip = videos.front().string();
+  const std::string models = "-m " + shell_quote(Models::get().ed.string()) + " ";
+  int rc = -1;
+  auto direct = jsonl(run("scan -f jsonl " + models + shell_quote(clip), &rc));
+  auto piped = jsonl(run("scan -f jsonl " + models + "- < " + shell_quote(clip), &rc));
+  ASSERT_EQ(piped.size(), 2u);
+  ASSERT_EQ(direct.size(), 2u);
+  ASSERT_EQ(piped[0]["status"], "ok") << piped[0].dump();
+  EXPECT_EQ(piped[0]["path"], "-");
+  EXPECT_EQ(piped[0]["detectors"], direct[0]["detectors"]);
+  EXPECT_EQ(piped[0]["score"], direct[0]["score"]);
+  EXPECT_EQ(piped[0]["tracks"], direct[0]["tracks"]);
+
+  // Stdin cannot be read twice, nor be told apart from an earlier run's on --resume.
+  run("scan " + models + "--files-from - - < " + shell_quote(clip), &rc);
+  EXPECT_EQ(rc, 64);
+  const dfscan::test::ScopedTempDir dir("dfscan_scan_stdin");
+  run("scan " + models + "--resume -o " + shell_quote((dir.path() / "out.jsonl").string()) + " - < " +
+          shell_quote(clip),
+      &rc);
+  EXPECT_EQ(rc, 64);
+}
+
 namespace {
 
 // Waits (up to a minute) until `file` holds `lines` lines or process `pid` has exited.
