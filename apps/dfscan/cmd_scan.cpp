@@ -195,7 +195,7 @@ int run_scan(ScanArgs& a) {
     if (!file_out) throw Error(Status::error, "cannot write " + partial.string());
   }
   std::set<std::string> done_paths;
-  for (const auto& r : finished) done_paths.insert(r["path"].get<std::string>());
+  for (const auto& r : finished) done_paths.insert(exact_path(r));
   std::vector<std::string> todo;
   for (const auto& f : inputs)
     if (!done_paths.count(f.path)) todo.push_back(f.path);

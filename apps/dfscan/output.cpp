@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "dfscan/csv.hpp"
+#include "dfscan/text.hpp"
 
 namespace dfscan::cli {
 
@@ -52,6 +53,17 @@ std::string csv_field(const nlohmann::json& value) {
   return csv::field(text);
 }
 
+std::string exact_path(const nlohmann::json& record) {
+  if (auto bytes = record.find("path_bytes"); bytes != record.end() && bytes->is_string()) {
+    try {
+      return base64_decode(bytes->get<std::string>());
+    } catch (const std::invalid_argument&) {
+      // A hand-edited record: fall back to the readable path.
+    }
+  }
+  return record.value("path", "");
+}
+
 std::string status_summary_line(const nlohmann::json& summary) {
   std::string line = std::to_string(summary["files"].get<std::int64_t>()) + " file(s):";
   for (const auto& [status, count] : summary["counts"].items()) line += " " + count.dump() + " " + status;
@@ -64,6 +76,10 @@ RecordWriter::RecordWriter(std::ostream& out, OutputFormat format, Layout layout
 void RecordWriter::write(nlohmann::json record) {
   if (!record.contains("type")) record["type"] = "file";
   if (!record.contains("schema") && !layout_.schema.empty()) record["schema"] = layout_.schema;
+  if (auto path = record.find("path"); path != record.end() && path->is_string()) {
+    const auto& bytes = path->get_ref<const std::string&>();
+    if (!valid_utf8(bytes)) record["path_bytes"] = base64_encode(bytes);
+  }
   switch (format_) {
     case OutputFormat::jsonl:
       out_ << record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n' << std::flush;

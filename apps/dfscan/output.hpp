@@ -40,7 +40,8 @@ class RecordWriter {
   RecordWriter(std::ostream& out, OutputFormat format, Layout layout);
 
   // JSONL, text and CSV rows are written and flushed at once, so a killed run keeps its lines.
-  // `record` gets "type":"file" and the schema when it lacks them.
+  // `record` gets "type":"file" and the schema when it lacks them, and `path_bytes` when its path
+  // is not UTF-8 (exact_path).
   void write(nlohmann::json record);
   // JSONL: a last line marked "type":"summary"; json: the whole document; text: the summary line.
   void finish(nlohmann::json summary);
@@ -52,6 +53,11 @@ class RecordWriter {
   nlohmann::json buffered_ = nlohmann::json::array();
   bool csv_header_written_ = false;
 };
+
+// JSON strings carry UTF-8 only, so a record whose path is not (a Latin-1 file name) is written
+// with U+FFFD in `path` and the exact bytes, base64-encoded, in `path_bytes`. This reads the exact
+// path back from such a record.
+std::string exact_path(const nlohmann::json& record);
 
 // "3 file(s): 2 ok 1 not_found" from a summary holding "files" and "counts" (StatusCounts).
 std::string status_summary_line(const nlohmann::json& summary);

@@ -10,4 +10,12 @@ namespace dfscan {
 // (Quoted fields are csv::split's.)
 std::vector<std::string> split_on(std::string_view text, char separator);
 
+// Strict UTF-8: no overlong forms, surrogates or code points above U+10FFFF.
+bool valid_utf8(std::string_view text);
+
+// Standard base64 (RFC 4648, with padding), for bytes that JSON strings cannot carry, such as a
+// file name that is not UTF-8. base64_decode throws std::invalid_argument on malformed input.
+std::string base64_encode(std::string_view bytes);
+std::string base64_decode(std::string_view text);
+
 }  // namespace dfscan

@@ -77,10 +77,3 @@ TEST(Csv, ErrorsCanNameFileAndLine) {
     EXPECT_STREQ(e.what(), "x.csv:7: unterminated quoted field");
   }
 }
-
-TEST(Text, SplitOnKeepsEmptyParts) {
-  EXPECT_EQ(dfscan::split_on("a,,b", ','), (std::vector<std::string>{"a", "", "b"}));
-  EXPECT_EQ(dfscan::split_on("a,", ','), (std::vector<std::string>{"a", ""}));
-  EXPECT_EQ(dfscan::split_on("", ','), (std::vector<std::string>{""}));
-  EXPECT_EQ(dfscan::split_on("one", '+'), (std::vector<std::string>{"one"}));
-}

@@ -17,6 +17,7 @@
 #include "../common/scoped_temp_dir.hpp"
 #include "clips.hpp"
 #include "dfscan/detector.hpp"
+#include "dfscan/text.hpp"
 
 namespace fs = std::filesystem;
 using dfscan::test::capture;
@@ -330,6 +331,59 @@ TEST(ScanCli, ResumeAfterSigkillFinishesWithoutRescanning) {
   EXPECT_EQ(files, expected);
   EXPECT_EQ(records.back()["type"], "summary");
   EXPECT_GE(finished.size(), 3u);
+}
+
+TEST(ScanCli, PathsThatAreNotUtf8KeepTheirBytesAndResume) {
+  NEED_MODELS();
+  DFSCAN_REQUIRE_FFMPEG();
+  // Two Latin-1 names that JSON can only show as the same "caf\uFFFD.png": each record keeps its
+  // exact bytes in path_bytes, so --resume skips both and rescans neither.
+  const dfscan::test::ScopedTempDir dir("dfscan_scan_latin1");
+  const auto still = ClipDir::get().clip("still.png");
+  const std::vector<std::string> names = {"caf\xe8.png", "caf\xe9.png"};
+  for (const auto& n : names) fs::copy_file(still, dir.path() / n);
+  const auto out = dir.path() / "out.jsonl";
+  const std::string cmd = "scan --faces none -m " + shell_quote(Models::get().npr.string()) + " -o " +
+                          shell_quote(out.string()) + " " + shell_quote(dir.path().string()) +
+                          " --exclude '*.jsonl*'";
+  int rc = -1;
+  run(cmd, &rc);
+  ASSERT_NE(rc, 2);  // random weights: 0 or 1
+  const int first_rc = rc;
+  auto read_records = [&] {
+    std::ifstream in(out);
+    std::vector<json> records;
+    for (std::string line; std::getline(in, line);) {
+      auto r = json::parse(line);
+      if (r["type"] == "file") records.push_back(r);
+    }
+    return records;
+  };
+  auto records = read_records();
+  ASSERT_EQ(records.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(records[i]["status"], "ok");
+    EXPECT_EQ(records[i]["path"], (dir.path() / "caf\xef\xbf\xbd.png").string());
+    ASSERT_TRUE(records[i].contains("path_bytes")) << records[i].dump();
+    EXPECT_EQ(dfscan::base64_decode(records[i]["path_bytes"].get<std::string>()),
+              (dir.path() / names[i]).string());
+  }
+  if (dfscan::test::run_shell("/usr/bin/python3 -c 'import jsonschema' 2>/dev/null") == 0) {
+    const std::string schema = DFSCAN_SOURCE_DIR "/apps/dfscan/schema/result-v1.schema.json";
+    EXPECT_EQ(dfscan::test::run_shell(
+                  "/usr/bin/python3 -c \"import json,sys,jsonschema; s=json.load(open(sys.argv[1])); "
+                  "[jsonschema.validate(json.loads(l), s) for l in open(sys.argv[2])]\" " +
+                  shell_quote(schema) + " " + shell_quote(out.string())),
+              0);
+  }
+  run(cmd + " --resume", &rc);
+  EXPECT_EQ(rc, first_rc);
+  EXPECT_EQ(read_records().size(), 2u) << "a file was scanned twice";
+  // A UTF-8 path has no path_bytes.
+  EXPECT_FALSE(jsonl(run(
+      "scan -f jsonl --faces none -m " + shell_quote(Models::get().npr.string()) + " " + shell_quote(still),
+      &rc))[0]
+                   .contains("path_bytes"));
 }
 
 TEST(ScanCli, UsageErrorsExit64AndMissingModelExits2) {
