@@ -304,6 +304,7 @@ Evaluation evaluate_table(const eval::ScoreTable& table, const MetricArgs& m, js
   json& doc = ev.doc;
   doc["schema"] = "dfscan.eval/1";
   doc["inputs"] = inputs;
+  doc["scored_by"] = table.scored_by.empty() ? json(nullptr) : json(table.scored_by);
   doc["duplicates_dropped"] = table.duplicates_dropped;
   doc.update(eval::report_json(ev.file_report));
   doc["threshold_source"] = threshold_source;

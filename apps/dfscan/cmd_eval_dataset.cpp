@@ -266,6 +266,13 @@ DatasetScores score_dataset(const DatasetEvalArgs& a, const std::atomic<bool>* c
     table.frame_scores.push_back(r.frames);
   }
   eval::sort_by_path(table);
+  // Names the run on every row, so `eval merge` refuses shards scored by other models or with
+  // other settings: models by content hash, and the options that change scores (not the device).
+  std::string scored_by;
+  for (const auto& m : models)
+    scored_by += (scored_by.empty() ? "" : " + ") + m.value("name", "") + "@" + m.value("hash", "");
+  table.scored_by = scored_by + "; frames=" + (a.frames > 0 ? std::to_string(a.frames) : "model") +
+                    "; faces=" + a.faces + "; aggregate=" + a.aggregate;
 
   auto& c = out.config;
   c["dataset"] = a.dataset;

@@ -231,6 +231,7 @@ struct ScoreTable {
   //   modality      video, image, ... of the file
   //   threshold     the decision threshold the scan used
   //   frame_scores  space-separated P(fake) of each face crop (the frame-level samples)
+  //   scored_by     the models and settings that produced the scores, the same on every row
   std::vector<std::string> modalities;            // per scored row; empty without the column
   std::vector<double> thresholds;                 // per scored row; empty without the column
   std::vector<std::vector<double>> frame_scores;  // per scored row; empty without the column
@@ -242,12 +243,14 @@ struct ScoreTable {
   };
   std::vector<Unscored> unscored;
   bool has_status = false, has_frame_scores = false;
+  std::string scored_by;  // empty without the column
 };
 
 // Reads and appends score files (shards of one evaluation). A path seen again with the same label and
 // score is dropped and counted; with a different label or score it is an error. Throws dfscan::Error
-// with a one-line message naming file and line for a malformed row, and when extra columns differ
-// between files.
+// with a one-line message naming file and line for a malformed row, when extra columns differ
+// between files, and when rows name different `scored_by` runs (shards of two model sets or
+// settings would evaluate as one).
 ScoreTable read_score_files(const std::vector<std::string>& files);
 
 // The values of one extra column, or throws dfscan::Error naming the available columns.

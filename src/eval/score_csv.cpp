@@ -79,13 +79,14 @@ ScoreTable read_score_files(const std::vector<std::string>& files) {
   ScoreTable table;
   bool have_header_layout = false;
   std::unordered_map<std::string, Seen> seen;
+  std::string scored_by_where;  // the first row that named its run
   for (const auto& file : files) {
     std::ifstream in(file, std::ios::binary);
     if (!in) throw Error(Status::not_found, "cannot open score file " + file + ": " + std::strerror(errno));
     std::string line;
     std::size_t line_no = 0;
     std::size_t path_col = 0, label_col = 0, score_col = 0, n_cols = 0;
-    std::optional<std::size_t> status_col, error_col, modality_col, threshold_col, frames_col;
+    std::optional<std::size_t> status_col, error_col, modality_col, threshold_col, frames_col, scored_by_col;
     std::vector<std::size_t> extra_cols;
     bool header_done = false;
     while (csv::read_line(in, line, line_no)) {
@@ -121,6 +122,8 @@ ScoreTable read_score_files(const std::vector<std::string>& files) {
             threshold_col = c;
           } else if (key == "frame_scores") {
             frames_col = c;
+          } else if (key == "scored_by") {
+            scored_by_col = c;
           } else {
             extra_cols.push_back(c);
             extra_names.push_back(name);
@@ -157,6 +160,17 @@ ScoreTable read_score_files(const std::vector<std::string>& files) {
       const std::string status = status_col ? trim(fields[*status_col]) : "ok";
       if (status.empty()) fail_at(file, line_no, "empty status");
       const std::string where = file + ":" + std::to_string(line_no);
+      if (scored_by_col) {
+        const std::string by = trim(fields[*scored_by_col]);
+        if (scored_by_where.empty()) {
+          table.scored_by = by;
+          scored_by_where = where;
+        } else if (by != table.scored_by) {
+          fail_at(file, line_no,
+                  "scored by \"" + by + "\", but " + scored_by_where + " by \"" + table.scored_by +
+                      "\"; evaluate the scores of one run (same models and settings) together");
+        }
+      }
 
       if (status != "ok") {
         // A file the scan could not score: counted and listed, never given a made-up score.
@@ -249,10 +263,12 @@ std::string score_table_csv(const ScoreTable& table) {
   ScoreTable sorted = table;
   sort_by_path(sorted);
   std::ostringstream out;
-  out << "path,label,score,status,error,modality,threshold,frame_scores";
+  out << "path,label,score,status,error,modality,threshold,frame_scores,scored_by";
   for (const auto& c : sorted.extra_columns) out << "," << csv::field(c);
   out << "\n";
+  const std::string scored_by = csv::field(sorted.scored_by);
   auto extras = [&](const std::vector<std::string>& values) {
+    out << "," << scored_by;
     for (const auto& v : values) out << "," << csv::field(v);
     out << "\n";
   };

@@ -103,6 +103,19 @@ TEST_F(EvalDataset, ShardsMergedEqualTheUnshardedRunExactly) {
   const auto again =
       dfscan("eval merge " + quote((dir_ / "all.csv").string()) + " --bootstrap 300 --seed 7 --format json");
   EXPECT_EQ(metrics_only(json::parse(again.out)).dump(), metrics_only(w).dump());
+  EXPECT_NE(w["scored_by"].get<std::string>().find("genconvit-ed-atto@sha256:"), std::string::npos) << w;
+
+  // Shard 0 scored again with other settings does not merge with the others.
+  const auto odd = dir_ / "shard-0-max.csv";
+  ASSERT_EQ(dfscan("eval " + common + " --aggregate max --shard 0/3 -o " + quote(odd.string())).exit_code,
+            whole.exit_code);
+  const auto mixed =
+      dfscan("eval merge " + quote(odd.string()) + " " + quote((dir_ / "shard-1.csv").string()) + " " +
+             quote((dir_ / "shard-2.csv").string()));
+  EXPECT_EQ(mixed.exit_code, 2) << mixed.out << mixed.err;
+  EXPECT_NE(mixed.err.find("aggregate=mean\", but "), std::string::npos) << mixed.err;
+  EXPECT_NE(mixed.err.find("shard-0-max.csv:2 by \"genconvit-ed-atto@sha256:"), std::string::npos)
+      << mixed.err;
 }
 
 TEST(EvalCropCache, IndexCsvOfShardRowsIsScoredWithoutTheScanner) {

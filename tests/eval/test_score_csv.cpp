@@ -144,6 +144,7 @@ TEST_F(ScoreCsv, WrittenTablesReadBackExactly) {
   t.thresholds = {0.753, 0.753};
   t.frame_scores = {{0.1, 2.0 / 3.0}, {}};
   t.unscored.push_back({"y.mp4", 1, "truncated", "index past the end", {"f", "y"}});
+  t.scored_by = "ed@sha256:00ff + npr@sha256:11ee; frames=8; faces=auto; aggregate=mean";
   const auto back = read_score_files({write("t.csv", score_table_csv(t))});
   ScoreTable want = t;
   sort_by_path(want);
@@ -157,6 +158,25 @@ TEST_F(ScoreCsv, WrittenTablesReadBackExactly) {
   ASSERT_EQ(back.unscored.size(), 1u);
   EXPECT_EQ(back.unscored[0].status, "truncated");
   EXPECT_EQ(back.unscored[0].error, "index past the end");
+  EXPECT_EQ(back.scored_by, t.scored_by);
+}
+
+TEST_F(ScoreCsv, ShardsOfDifferentRunsAreRefused) {
+  // One shard rescored after a model update: its rows name another run, scored or not.
+  const std::string header = "path,label,score,status,scored_by\n";
+  const auto a = write("a.csv", header + "x,1,0.9,ok,ed@sha256:aa; frames=model\n");
+  const auto same = write("same.csv", header + "y,0,,no_face,ed@sha256:aa; frames=model\n");
+  const auto other = write("other.csv", header + "z,0,,no_face,ed@sha256:bb; frames=model\n");
+  EXPECT_EQ(read_score_files({a, same}).scored_by, "ed@sha256:aa; frames=model");
+  const auto message = error_of({a, same, other});
+  EXPECT_NE(message.find("other.csv:2: scored by \"ed@sha256:bb; frames=model\", but "), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("a.csv:2 by \"ed@sha256:aa; frames=model\""), std::string::npos) << message;
+  // Within one file, too.
+  EXPECT_NE(error_of({write("mixed.csv", header + "x,1,0.9,ok,one\ny,1,0.8,ok,two\n")}).find("mixed.csv:3"),
+            std::string::npos);
+  // Files without the column (other tools' scores) carry no run name.
+  EXPECT_EQ(read_score_files({write("plain.csv", "path,label,score\nx,1,0.5\n")}).scored_by, "");
 }
 
 }  // namespace
