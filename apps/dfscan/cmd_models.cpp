@@ -7,6 +7,7 @@
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "command.hpp"
 #include "dfscan/detector.hpp"
@@ -101,14 +102,27 @@ int run_info(const ModelsArgs& a) {
     std::cout << m.dump(2) << "\n";
     return kExitOk;
   }
-  std::cout << "path:      " << path.string() << "\n";
-  for (const char* key :
-       {"name", "arch", "modality", "threshold", "threshold_source", "hash", "dfscan_version"})
-    if (m.contains(key))
-      std::cout << std::left << std::setw(11) << (std::string(key) + ":") << m[key] << "\n";
-  for (const char* key : {"config", "input", "faces", "score", "training", "provenance"})
-    if (m.contains(key))
-      std::cout << std::left << std::setw(11) << (std::string(key) + ":") << m[key].dump() << "\n";
+  // Every key, the ones a reader needs first (what it is, its threshold, its terms) at the top;
+  // strings bare, everything else as compact JSON.
+  std::vector<std::pair<std::string, std::string>> rows = {{"path", path.string()}};
+  auto text_of = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+  std::set<std::string> shown;
+  for (const char* key : {"name", "arch", "modality", "threshold", "threshold_source", "terms", "card",
+                          "hash", "format", "dfscan_version"})
+    if (m.contains(key)) {
+      rows.emplace_back(key, text_of(m[key]));
+      shown.insert(key);
+    }
+  for (const auto& [key, value] : m.items())
+    if (!shown.count(key)) rows.emplace_back(key, text_of(value));
+  // The card is named relative to the model file; show where it is.
+  for (auto& [key, value] : rows)
+    if (key == "card" && std::filesystem::exists(path.parent_path() / value))
+      value = (path.parent_path() / value).string();
+  std::size_t width = 0;
+  for (const auto& row : rows) width = std::max(width, row.first.size() + 2);
+  for (const auto& [key, value] : rows)
+    std::cout << std::left << std::setw(static_cast<int>(width)) << key + ":" << value << "\n";
   return kExitOk;
 }
 
