@@ -146,7 +146,7 @@ std::function<int()> add_bench(CLI::App& root) {
   sub->add_option("--workers", b.workers, "Pipeline mode: threads of the synthetic crop source")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
-  sub->add_option("--device", b.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  sub->add_option("--device", b.device, "cpu, cuda, cuda:N or auto")->check(kDevice)->capture_default_str();
   sub->add_option("--input-size", b.input_size, "Square input size (0: the model's)")->check(kNonNegative);
   sub->add_option("--warmup", b.warmup, "Warm-up batches")->check(kNonNegative)->capture_default_str();
   sub->add_option("--iters", b.iters, "Batches per repeat (at least)")

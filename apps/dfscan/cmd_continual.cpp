@@ -477,7 +477,7 @@ std::function<int()> make_continual(CLI::App& root) {
   sub->add_option("--beta-max", args->strategy.beta_max, "RAWM/RWM beta clamp, high");
   sub->add_flag("--reference-compat", args->strategy.reference_compat,
                 "RAWM/RWM/OWM: the published code's update");
-  sub->add_option("--device", args->device, "cpu | cuda | cuda:N");
+  sub->add_option("--device", args->device, "cpu, cuda, cuda:N or auto")->check(kDevice);
   sub->add_option("--json", args->json_out, "write every run and the summary as JSON");
   sub->add_option("--valid-share", args->valid_share,
                   "hold back this share of the training recordings and sentences for validation")

@@ -504,7 +504,7 @@ std::function<int()> add_eval(CLI::App& root) {
       ->check(CLI::IsMember({"auto", "none"}));
   sub->add_option("--aggregate", d.aggregate, "Per-file rule over face tracks: mean, max, genconvit-ref")
       ->check(CLI::IsMember({"mean", "max", "genconvit-ref"}));
-  sub->add_option("--device", d.device, "auto, cpu, cuda or cuda:N");
+  sub->add_option("--device", d.device, "auto, cpu, cuda or cuda:N")->check(kDevice);
   sub->add_option("--batch", d.batch, "Crops per forward pass")->check(kPositive);
   sub->add_option("--workers", d.workers, "Files decoded ahead of inference in parallel")->check(kPositive);
   sub->add_option("--threads", a->threads, "Intra-op threads (default: every CPU this process may use)")

@@ -292,7 +292,7 @@ std::function<int()> add_scan(CLI::App& root) {
       ->check(CLI::IsMember({"mean", "max", "genconvit-ref"}));
   s->add_option("--vae-sampling", a->scan.vae_sampling, "GenConViT VAE: mean (deterministic) or reference")
       ->check(CLI::IsMember({"mean", "reference"}));
-  s->add_option("--device", a->scan.device, "auto, cpu, cuda or cuda:N");
+  s->add_option("--device", a->scan.device, "auto, cpu, cuda or cuda:N")->check(kDevice);
   s->add_option("--batch", a->scan.batch, "Crops per forward pass")->check(kPositive);
   s->add_option("--threads", a->threads, "Intra-op threads (default: every CPU this process may use)")
       ->check(kNonNegative);

@@ -120,7 +120,7 @@ std::function<int()> add_train(CLI::App& root) {
       ->check(CLI::IsMember({"none", "sampler", "loss"}))
       ->capture_default_str();
   sub->add_option("--seed", t.seed, "Seed of every random choice")->capture_default_str();
-  sub->add_option("--device", t.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  sub->add_option("--device", t.device, "cpu, cuda, cuda:N or auto")->check(kDevice)->capture_default_str();
   sub->add_option("--workers", t.workers, "Sample loading and augmentation threads")
       ->check(kNonNegative)
       ->capture_default_str();

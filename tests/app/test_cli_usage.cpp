@@ -44,3 +44,17 @@ TEST(CliUsage, OutOfRangeNumbersNameTheRuleAndTheValue) {
   EXPECT_EQ(r.exit_code, 64);
   EXPECT_NE(r.err.find("--threads: must be >= 0, not -2"), std::string::npos) << r.err;
 }
+
+TEST(CliUsage, AMistypedDeviceIsAUsageError) {
+  // Before, `--device gpu` loaded the models and then failed with exit 2, like a missing GPU.
+  for (const char* command : {"bench --arch npr --arch-config tiny -b 1", "eval --scores /no/such.csv",
+                              "train --arch npr --data /no/such.csv -o /no/such.safetensors"}) {
+    SCOPED_TRACE(command);
+    auto r = run(std::string(command) + " --device gpu");
+    EXPECT_EQ(r.exit_code, 64);
+    EXPECT_NE(r.err.find("'gpu' is not auto, cpu, cuda or cuda:N"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(run("bench --arch npr --arch-config tiny -b 1 --device cuda:x").exit_code, 64);
+  // A well-spelt device is accepted by the parser; whether it exists is the command's business.
+  EXPECT_EQ(run("eval --scores /no/such.csv --device cuda:0").exit_code, 2);
+}
