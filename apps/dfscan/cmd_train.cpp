@@ -10,6 +10,7 @@
 #include "checks.hpp"
 #include "command.hpp"
 #include "config_file.hpp"
+#include "dfscan/log.hpp"
 #include "dfscan/runtime.hpp"
 #include "dfscan/status.hpp"
 #include "dfscan/train.hpp"
@@ -81,9 +82,16 @@ int run_train(TrainCliOptions& o) {
                             {"threshold_source", result.manifest.value("threshold_source", "")},
                             {"validation", tr.validation},
                             {"resumed", tr.resumed},
-                            {"stopped_early", tr.stopped_early}};
+                            {"stopped_early", tr.stopped_early},
+                            {"unreadable_samples", tr.unreadable["count"]}};
   std::cout << summary.dump() << "\n";
-  return std::cout.good() ? kExitOk : kExitFailure;
+  // The model is written, but files failed: exit 2, as a scan with a broken file does.
+  const auto unreadable = tr.unreadable["count"].get<std::int64_t>();
+  if (unreadable > 0)
+    log::warn(std::to_string(unreadable) + " sample(s) could not be read and were left out of training; " +
+              "the model's manifest lists them under training.unreadable_samples");
+  if (!std::cout.good() || unreadable > 0) return kExitFailure;
+  return kExitOk;
 }
 
 std::function<int()> add_train(CLI::App& root) {

@@ -143,6 +143,8 @@ struct ImageResult {
   int channels = 0;           // as stored: 1 gray, 2 gray+alpha, 3 colour, 4 colour+alpha
   int bit_depth = 0;          // as stored: 8 or 16
   int exif_orientation = 1;   // 1..8; 1 when absent
+  // "partial_decode": the JPEG data ends before its image does; the decoder filled the rest.
+  std::vector<std::string> warnings;
 };
 
 ImageResult read_image(const std::string& path, const Limits& limits = {});

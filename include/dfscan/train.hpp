@@ -113,6 +113,9 @@ struct TrainResult {
   bool stopped_early = false;
   int rank = 0;  // distributed: only rank 0 holds the selected weights and writes files
   int world_size = 1;
+  // Samples left out because they could not be read: {"count": N, "files": [{"path", "error"}, ...]}
+  // (the first 20). A distributed rank knows of those in its own slices and in validation.
+  nlohmann::json unreadable = {{"count", 0}, {"files", nlohmann::json::array()}};
 };
 
 // The seed of epoch `epoch`'s sampler permutation: torch.randperm(n, generator seeded with it).

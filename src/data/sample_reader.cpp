@@ -60,6 +60,10 @@ at::Tensor SampleReader::read(const Sample& sample) const {
 #if DFSCAN_WITH_MEDIA
   auto image = media::read_image(sample.path);
   if (image.status != Status::ok) throw Error(image.status, sample.path + ": " + image.message);
+  // Training data must be whole: the rows a decoder made up would be learnt as real or fake.
+  if (!image.warnings.empty())
+    throw Error(Status::truncated,
+                sample.path + ": the image data ends early (" + image.warnings.front() + ")");
   const auto& m = image.rgb;
   auto view = torch::from_blob(const_cast<uint8_t*>(m.ptr<uint8_t>()), {m.rows, m.cols, 3},
                                {static_cast<int64_t>(m.step[0]), 3, 1}, torch::kUInt8);

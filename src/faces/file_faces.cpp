@@ -55,6 +55,7 @@ SampledFrames sample_frames(const std::string& path, int frames, const media::Li
   if (info.modality == media::Modality::image) {
     auto img = media::read_image(path, limits);
     if (img.status != Status::ok) return fail(img.status, img.message);
+    out.warnings.insert(out.warnings.end(), img.warnings.begin(), img.warnings.end());
     out.frames.push_back(std::move(img.rgb));
     out.times.push_back(0.0);
   } else if (info.modality == media::Modality::video || info.modality == media::Modality::video_audio) {

@@ -249,6 +249,24 @@ std::optional<ImageHeader> read_image_header(const std::uint8_t* p, std::size_t 
   return std::nullopt;
 }
 
+namespace {
+
+// libjpeg decodes a JPEG cut short as a whole image, filling the missing rows with grey, and only
+// warns. Markers cannot occur inside entropy-coded data (0xFF is stuffed as FF 00), so a complete
+// file has an end-of-image marker after its last start-of-scan; an EXIF thumbnail's own markers
+// come before the main image's.
+bool jpeg_cut_short(const std::uint8_t* data, std::size_t size) {
+  std::size_t last_scan = 0, last_end = 0;
+  for (std::size_t i = 2; i + 1 < size; ++i) {
+    if (data[i] != 0xFF) continue;
+    if (data[i + 1] == 0xDA) last_scan = i;
+    if (data[i + 1] == 0xD9) last_end = i;
+  }
+  return last_end <= last_scan;
+}
+
+}  // namespace
+
 namespace detail {
 
 ImageResult read_image_bytes(const std::uint8_t* data, std::size_t size, const Limits& limits) {
@@ -273,16 +291,20 @@ ImageResult read_image_bytes(const std::uint8_t* data, std::size_t size, const L
     try {
       decoded = cv::imdecode(bytes, cv::IMREAD_UNCHANGED);
     } catch (const cv::Exception& e) {
-      throw Error(header ? Status::decode_error : Status::unsupported, "OpenCV: " + one_line(e.what()));
+      throw Error(header || tiff ? Status::decode_error : Status::unsupported,
+                  "OpenCV: " + one_line(e.what()));
     }
     if (decoded.empty()) {
-      if (header) throw Error(Status::decode_error, header->format + " image could not be decoded");
+      if (header || tiff)
+        throw Error(Status::decode_error, (header ? header->format : "tiff") + " image could not be decoded");
       throw Error(Status::unsupported, "not an image format OpenCV reads");
     }
     if (static_cast<std::int64_t>(decoded.cols) * decoded.rows > limits.max_pixels)
       throw Error(Status::too_large, "image over the pixel limit");
     result.channels = header && header->channels ? header->channels : decoded.channels();
     result.bit_depth = header && header->bit_depth ? header->bit_depth : (decoded.depth() == CV_16U ? 16 : 8);
+    if (header && header->format == "jpeg" && jpeg_cut_short(data, size))
+      result.warnings.push_back("partial_decode");
     result.exif_orientation = exif_orientation(data, size);
     result.rgb = apply_orientation(to_rgb8(decoded), result.exif_orientation);
     result.width = result.rgb.cols;

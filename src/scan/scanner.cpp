@@ -297,6 +297,7 @@ Prepared Scanner::Impl::prepare(const std::string& path) const {
       p.message = img.message;
       return p;
     }
+    p.warnings.insert(p.warnings.end(), img.warnings.begin(), img.warnings.end());
     p.whole = mat_to_tensor(img.rgb);
     frames.push_back(img.rgb);
     times.push_back(0.0);

@@ -136,6 +136,8 @@ TrainModelResult train_model(const TrainModelRequest& r) {
                           {"selection", "validation " + r.options.select + " (test split never used)"},
                           {"validation", out.train.validation},
                           {"stopped_early", out.train.stopped_early}};
+  if (out.train.unreadable.value("count", 0) > 0)
+    manifest["training"]["unreadable_samples"] = out.train.unreadable;
   // Terms that come with what the model learnt from, beyond the data's own.
   if (data::landmark_model_used()) manifest["training"]["terms"] = {data::landmark_model_notice()};
   manifest["provenance"] = provenance;

@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <fstream>
 #include <future>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "dfscan/log.hpp"
@@ -100,14 +102,53 @@ at::Tensor fake_probability(const at::Tensor& outputs, const ScoreRule& rule) {
 namespace {
 
 struct Batch {
-  at::Tensor images;  // [B,3,S,S] normalised
+  at::Tensor images;  // [B,3,S,S] normalised; undefined when no sample of the batch could be read
   at::Tensor labels;  // [B] int64, 1 = fake
+  bool empty() const { return !images.defined(); }
+};
+
+// Samples that could not be read (a corrupt, truncated or mislabelled file). One bad file in a
+// large dataset must not cost the run: it is left out of its batches, named once in the log, and
+// listed in the result. Reading it fails the same way every time, so a resumed run leaves out the
+// same samples.
+class UnreadableSamples {
+ public:
+  static constexpr std::size_t kListed = 20;
+
+  void note(const std::string& path, const std::string& message) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!seen_.insert(path).second) return;
+    if (files_.size() < kListed) {
+      files_.push_back({{"path", path}, {"error", message}});
+      log::warn("left out of training, unreadable: " + path + ": " + message);
+      if (files_.size() == kListed) log::warn("further unreadable samples are counted, not logged");
+    }
+  }
+  std::size_t count() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return seen_.size();
+  }
+  std::string first() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return files_.empty() ? std::string()
+                          : files_.front()["path"].get<std::string>() + ": " +
+                                files_.front()["error"].get<std::string>();
+  }
+  json to_json() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return {{"count", seen_.size()}, {"files", files_}};
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::set<std::string> seen_;
+  json files_ = json::array();
 };
 
 class BatchLoader {
  public:
-  BatchLoader(const TrainableModel& model, const TrainOptions& options)
-      : input_(model.input), options_(options) {
+  BatchLoader(const TrainableModel& model, const TrainOptions& options, UnreadableSamples& unreadable)
+      : input_(model.input), options_(options), unreadable_(unreadable) {
     size_ = options.input_size > 0 ? options.input_size : model.input.size;
     mean_ = torch::tensor(std::vector<float>(input_.mean.begin(), input_.mean.end())).view({3, 1, 1});
     std_ = torch::tensor(std::vector<float>(input_.std.begin(), input_.std.end())).view({3, 1, 1});
@@ -115,7 +156,8 @@ class BatchLoader {
 
   int64_t size() const { return size_; }
 
-  // Samples `indices` of `samples`; augmentation (train only) seeded by (seed, epoch, index).
+  // Samples `indices` of `samples`; augmentation (train only) seeded by (seed, epoch, index), so
+  // leaving out an unreadable sample changes no other sample of the batch.
   Batch load(const std::vector<data::Sample>& samples, const std::vector<int64_t>& indices, int64_t epoch,
              bool train) const {
     std::vector<at::Tensor> images(indices.size());
@@ -124,8 +166,18 @@ class BatchLoader {
       const auto& s = samples[static_cast<size_t>(indices[i])];
       AugmentOptions aug = options_.augment;
       aug.enabled = aug.enabled && train;
+      at::Tensor raw;
+      try {
+        raw = reader_.read(s);
+      } catch (const Error& e) {
+        // The reader's messages start with the path already.
+        std::string message = e.what();
+        if (message.rfind(s.path + ": ", 0) == 0) message.erase(0, s.path.size() + 2);
+        unreadable_.note(s.path, message);
+        return;
+      }
       // Self-blend samples are blended from their decoded real image first, with their own seed stream.
-      const auto raw = data::blend_sample(reader_.read(s), s, sample_seed(~options_.seed, epoch, indices[i]));
+      raw = data::blend_sample(raw, s, sample_seed(~options_.seed, epoch, indices[i]));
       auto img = augment(raw, aug, sample_seed(options_.seed, epoch, indices[i]));
       img = resize_square(img, size_);
       images[i] = (img - mean_) / std_;
@@ -150,12 +202,21 @@ class BatchLoader {
       for (auto& e : errors)
         if (e) std::rethrow_exception(e);
     }
-    return Batch{torch::stack(images), torch::tensor(labels, torch::kLong)};
+    std::vector<at::Tensor> read;
+    std::vector<int64_t> read_labels;
+    for (size_t i = 0; i < images.size(); ++i)
+      if (images[i].defined()) {
+        read.push_back(images[i]);
+        read_labels.push_back(labels[i]);
+      }
+    if (read.empty()) return Batch{};
+    return Batch{torch::stack(read), torch::tensor(read_labels, torch::kLong)};
   }
 
  private:
   InputSpec input_;
   const TrainOptions& options_;
+  UnreadableSamples& unreadable_;
   int64_t size_ = 224;
   at::Tensor mean_, std_;
   data::SampleReader reader_;
@@ -188,17 +249,19 @@ Validation validate(TrainableModel& model, const BatchLoader& loader,
     for (size_t i = start; i < std::min(samples.size(), start + static_cast<size_t>(o.batch_size)); ++i)
       idx.push_back(static_cast<int64_t>(i));
     auto batch = loader.load(samples, idx, 0, /*train=*/false);
+    if (batch.empty()) continue;
     at::Tensor out;
     {
       AutocastGuard autocast(o.precision);
       out = model.forward(batch.images.to(device)).to(torch::kFloat);
     }
-    loss_sum +=
-        classification_loss(out, batch.labels, model.score).item<double>() * static_cast<double>(idx.size());
+    const auto n = batch.labels.size(0);
+    loss_sum += classification_loss(out, batch.labels, model.score).item<double>() * static_cast<double>(n);
     auto p = fake_probability(out, model.score).to(torch::kCPU).to(torch::kDouble).contiguous();
     v.scores.insert(v.scores.end(), p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
-    for (auto i : idx) v.labels.push_back(samples[static_cast<size_t>(i)].label);
+    for (int64_t i = 0; i < n; ++i) v.labels.push_back(static_cast<int>(batch.labels[i].item<int64_t>()));
   }
+  if (v.scores.empty()) throw Error(Status::error, "no validation sample could be read");
   const auto eer = eval::equal_error_rate(v.labels, v.scores);
   v.metrics = {{"n", v.scores.size()},
                {"loss", loss_sum / static_cast<double>(v.scores.size())},
@@ -411,7 +474,8 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
   model.net->to(device);
   const auto params = trainable_parameters(*model.net);
   auto optimizer = make_optimizer(params, o);
-  const BatchLoader loader(model, o);
+  UnreadableSamples unreadable;
+  const BatchLoader loader(model, o, unreadable);
   const json print = fingerprint(o, train_samples.size(), valid_samples.size());
 
   TrainResult result;
@@ -496,6 +560,9 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
       if (o.max_steps > 0 && step >= o.max_steps) break;
       Batch batch = next.get();
       if (b + 1 < batches) next = std::async(std::launch::async, load, b + 1);
+      // A batch none of whose samples could be read is no step; ranks skip it together, since
+      // every step all-reduces.
+      if (dp ? dp->average(batch.empty() ? 1.0 : 0.0) > 0 : batch.empty()) continue;
       const double lr = lr_at(o, step, epoch, batches);
       set_lr(*optimizer, lr);
       optimizer->zero_grad();
@@ -536,6 +603,10 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
     }
     if (next.valid()) next.wait();
     if (tty) std::fputc('\n', stderr);
+    if (batches > 0 && loss_count == 0 && unreadable.count() > 0)
+      throw Error(Status::error, "no training batch could be read in epoch " + std::to_string(epoch + 1) +
+                                     " (" + std::to_string(unreadable.count()) +
+                                     " unreadable samples; first: " + unreadable.first() + ")");
 
     auto v = writer ? validate(model, loader, valid_samples, o, device) : Validation{};
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -599,6 +670,7 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
   if (dp) dp->barrier();
   result.rank = rank;
   result.world_size = world;
+  result.unreadable = unreadable.to_json();
   result.steps = step;
   result.epochs_run = static_cast<int>(history.size());
   result.history = history;

@@ -140,6 +140,49 @@ TEST(ImageReader, DepthsChannelsAndLimits) {
   EXPECT_EQ(read_image(dir.write("broken.png", broken)).status, Status::decode_error);
 }
 
+TEST(ImageReader, ImagesCutShortAreNeverSilentlyWhole) {
+  auto& dir = ClipDir::get();
+  cv::Mat noise(64, 64, CV_8UC3);
+  cv::randu(noise, 0, 255);
+  auto cut = [&](const char* ext) {
+    std::vector<std::uint8_t> bytes;
+    EXPECT_TRUE(cv::imencode(ext, noise, bytes));
+    const auto whole = dir.write(std::string("whole") + ext, std::string(bytes.begin(), bytes.end()));
+    const auto half =
+        dir.write(std::string("half") + ext, std::string(bytes.begin(), bytes.begin() + bytes.size() / 2));
+    return std::make_pair(whole, half);
+  };
+  // libjpeg fills a JPEG's missing rows with grey: the image reads, with a warning.
+  const auto [jpeg, jpeg_half] = cut(".jpg");
+  EXPECT_TRUE(read_image(jpeg).warnings.empty());
+  const auto r = read_image(jpeg_half);
+  ASSERT_EQ(r.status, Status::ok) << r.message;
+  EXPECT_EQ(r.warnings, std::vector<std::string>{"partial_decode"});
+  // A JPEG carrying a thumbnail (a second SOI..EOI inside APP1) is whole.
+  std::vector<std::uint8_t> thumb, main;
+  cv::imencode(".jpg", noise(cv::Rect(0, 0, 8, 8)), thumb);
+  cv::imencode(".jpg", noise, main);
+  std::vector<std::uint8_t> app1 = {0xFF, 0xE1, 0, 0, 'E', 'x', 'i', 'f', 0, 0};
+  app1.insert(app1.end(), thumb.begin(), thumb.end());
+  app1[2] = static_cast<std::uint8_t>((app1.size() - 2) >> 8);
+  app1[3] = static_cast<std::uint8_t>((app1.size() - 2) & 0xff);
+  std::vector<std::uint8_t> with_thumb(main.begin(), main.begin() + 2);
+  with_thumb.insert(with_thumb.end(), app1.begin(), app1.end());
+  with_thumb.insert(with_thumb.end(), main.begin() + 2, main.end());
+  const auto thumbed = read_image(dir.write("thumb.jpg", std::string(with_thumb.begin(), with_thumb.end())));
+  ASSERT_EQ(thumbed.status, Status::ok) << thumbed.message;
+  EXPECT_TRUE(thumbed.warnings.empty());
+  with_thumb.resize(with_thumb.size() * 3 / 4);
+  EXPECT_EQ(
+      read_image(dir.write("thumb_cut.jpg", std::string(with_thumb.begin(), with_thumb.end()))).warnings,
+      std::vector<std::string>{"partial_decode"});
+  // The other formats fail to decode; a TIFF is a TIFF that failed, not an unknown format.
+  for (const char* ext : {".png", ".webp", ".bmp", ".tiff"}) {
+    const auto half = cut(ext).second;
+    EXPECT_EQ(read_image(half).status, Status::decode_error) << ext;
+  }
+}
+
 // A JPEG with an EXIF APP1 segment carrying only the orientation tag.
 std::vector<std::uint8_t> jpeg_with_orientation(const cv::Mat& bgr, int orientation) {
   std::vector<std::uint8_t> jpeg;

@@ -296,3 +296,60 @@ TEST(TrainLoop, FreshRunClearsAnOlderRunsCheckpoints) {
   EXPECT_FALSE(fs::exists(o.checkpoint_dir / "epoch-0009.ckpt"));
   EXPECT_TRUE(fs::exists(o.checkpoint_dir / "epoch-0001.ckpt"));
 }
+
+TEST(TrainLoop, UnreadableSamplesAreLeftOutNamedAndResumeTheSame) {
+  // A corrupt file among many must not cost the run: it is left out of its batches and listed.
+  test::ScopedDir dir("unreadable");
+  const auto csv = test::write_tiny_csv(dir.path);
+  {
+    std::ofstream out(csv, std::ios::app);
+    out << test::tiny_shard().string() << "#99,1,train\n";  // past the shard's end
+    out << (dir.path / "missing.png").string() << ",0,train\n";
+    out << test::tiny_shard().string() << "#98,0,valid\n";
+  }
+  const auto ds = data::open_dataset(csv.string());
+  auto a = test::tiny_model(1);
+  const auto ra = train::train(a, ds, tiny_options(dir.path / "a"));
+  EXPECT_EQ(ra.epochs_run, 3);
+  EXPECT_EQ(ra.unreadable["count"], 3) << ra.unreadable;
+  ASSERT_EQ(ra.unreadable["files"].size(), 3u);
+  for (const auto& f : ra.unreadable["files"]) EXPECT_FALSE(f["error"].get<std::string>().empty()) << f;
+  EXPECT_EQ(ra.validation["n"], 8);  // the readable validation rows
+  for (const auto& epoch : ra.history) EXPECT_TRUE(epoch["train_loss"].is_number()) << epoch;
+
+  // Reading fails the same way every time, so a resumed run ends bit-identical.
+  auto b = test::tiny_model(1);
+  auto first = tiny_options(dir.path / "b");
+  first.epochs = 1;
+  train::train(b, ds, first);
+  auto b2 = test::tiny_model(7);
+  auto second = tiny_options(dir.path / "b");
+  second.resume = true;
+  train::train(b2, ds, second);
+  const auto wa = weights_of(*a.net), wb = weights_of(*b2.net);
+  for (size_t i = 0; i < wa.size(); ++i) EXPECT_TRUE(torch::equal(wa[i], wb[i])) << "tensor " << i;
+}
+
+TEST(TrainLoop, NothingReadableIsAnErrorThatNamesAFile) {
+  test::ScopedDir dir("none_readable");
+  const auto csv = dir.path / "bad.csv";
+  {
+    std::ofstream out(csv);
+    out << "path,label,split\n";
+    for (int i = 0; i < 8; ++i)
+      out << test::tiny_shard().string() << "#" << 100 + i << "," << i % 2 << ",train\n";
+  }
+  auto m = test::tiny_model(1);
+  auto o = tiny_options(dir.path);
+  o.epochs = 1;
+  try {
+    train::train(m, data::open_dataset(csv.string()), o);
+    FAIL() << "trained on nothing";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("no training batch could be read in epoch 1 (8 unreadable samples; first: "),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("row out of range"), std::string::npos) << message;
+  }
+}
