@@ -26,6 +26,7 @@
 #include "dfscan/audio/continual.hpp"
 #include "dfscan/checkpoint.hpp"
 #include "dfscan/dataset.hpp"
+#include "dfscan/log.hpp"
 #include "dfscan/media.hpp"
 #include "dfscan/metrics.hpp"
 #include "dfscan/model_file.hpp"
@@ -210,7 +211,7 @@ nlohmann::json split_counts(const audio::LabeledSet& set) {
 nlohmann::json save_model(const ContinualArgs& args, const audio::ModelConfig& mc,
                           const audio::FrontEndConfig& fe, audio::SpoofModel& model,
                           const std::vector<audio::ContinualTask>& tasks, const audio::LabeledSet& valid,
-                          const std::vector<std::string>& task_names) {
+                          const std::vector<std::string>& task_names, const nlohmann::json& unreadable) {
   const auto device = parse_device(args.device);
   const auto scores_tensor = audio::predict_scores(model, valid, device).to(torch::kDouble).contiguous();
   const std::vector<double> scores(scores_tensor.data_ptr<double>(),
@@ -261,6 +262,12 @@ nlohmann::json save_model(const ContinualArgs& args, const audio::ModelConfig& m
       {"selection",
        "threshold = EER point on the valid split (whole recordings and sentences held back from "
        "training); test split never used for training or selection"}};
+  if (!unreadable.empty()) {
+    // As dfscan train's manifests: the count, and the first 20 files.
+    auto first = unreadable;
+    if (first.size() > 20) first.erase(first.begin() + 20, first.end());
+    manifest["training"]["unreadable_samples"] = {{"count", unreadable.size()}, {"files", first}};
+  }
   manifest["dfscan_version"] = DFSCAN_VERSION;
 
   io::StateDict weights;
@@ -298,11 +305,21 @@ int run_continual_command(const ContinualArgs& args) {
   std::map<std::string, std::vector<torch::Tensor>> features;
   const auto window = std::llround(args.window_seconds * fe.sample_rate);
   const auto hop = std::llround(args.hop_seconds * fe.sample_rate);
+  // A file that cannot be decoded is left out and named, so that one bad file in a large corpus
+  // costs neither the decoding already done nor the run; the exit code says so at the end.
+  nlohmann::json unreadable = nlohmann::json::array();
   for (const auto& row : rows) {
     auto decoded = media::read_audio(row.path);
-    if (decoded.status != Status::ok || decoded.pcm.empty())
-      throw Error(decoded.status == Status::ok ? Status::empty : decoded.status,
-                  "cannot read " + row.path + ": " + decoded.message);
+    if (decoded.status != Status::ok || decoded.pcm.empty()) {
+      const auto message = decoded.status == Status::ok ? std::string("no samples") : decoded.message;
+      if (unreadable.size() < 20) log::warn("left out, unreadable: " + row.path + ": " + message);
+      unreadable.push_back(
+          {{"path", row.path},
+           {"status", to_string(decoded.status == Status::ok ? Status::empty : decoded.status)},
+           {"error", message}});
+      features[row.path];  // no features: its rows are dropped below
+      continue;
+    }
     auto wave =
         torch::from_blob(decoded.pcm.data(), {static_cast<int64_t>(decoded.pcm.size())}, torch::kFloat)
             .clone();
@@ -314,6 +331,9 @@ int run_continual_command(const ContinualArgs& args) {
       features[row.path].push_back(fix_length(audio::compute_features(wave, fe), args.frames));
     }
   }
+  rows.erase(
+      std::remove_if(rows.begin(), rows.end(), [&](const Row& r) { return features.at(r.path).empty(); }),
+      rows.end());
   auto collect = [&](const std::string& task, const std::string& split) {
     const auto attacks = split_task(task);
     std::vector<torch::Tensor> xs;
@@ -443,9 +463,15 @@ int run_continual_command(const ContinualArgs& args) {
     auto all_attacks = task_names[0];
     for (size_t i = 1; i < task_names.size(); ++i) all_attacks += "+" + task_names[i];
     const auto valid = collect(all_attacks, "valid");
-    out["saved_model"] = save_model(args, mc, fe, *last_model, tasks, valid, task_names);
+    out["saved_model"] = save_model(args, mc, fe, *last_model, tasks, valid, task_names, unreadable);
   }
+  out["unreadable_files"] = {{"count", unreadable.size()}, {"files", unreadable}};
   if (!args.json_out.empty()) write_file_atomic(args.json_out, out.dump(2) + "\n");
+  if (!unreadable.empty()) {
+    log::warn(std::to_string(unreadable.size()) + " file(s) could not be decoded and were left out" +
+              (args.json_out.empty() ? std::string() : "; " + args.json_out + " lists them"));
+    return kExitFailure;
+  }
   return kExitOk;
 }
 

@@ -268,7 +268,8 @@ std::function<int()> add_scan(CLI::App& root) {
   auto* s = root.add_subcommand("scan", "Score videos, images and audio files (the default command)");
   s->add_option("paths", a->paths, "Files or folders to scan; - reads one file from standard input");
   s->add_flag("-r,--recursive", a->inputs.recursive, "Descend into sub-folders");
-  s->add_option("--files-from", a->files_from, "Read paths from FILE (- = stdin), newline- or NUL-separated");
+  s->add_option("--files-from", a->files_from,
+                "Read paths from FILE (- = stdin), newline- or NUL-separated; # starts a comment line");
   s->add_option("--include", a->inputs.include, "Only files matching this glob (repeatable)")
       ->allow_extra_args(false);
   s->add_option("--exclude", a->inputs.exclude, "Skip files matching this glob (repeatable)")

@@ -73,7 +73,9 @@ std::vector<std::string> read_file_list(const std::string& source) {
     if (end == std::string::npos) end = data.size();
     auto item = data.substr(start, end - start);
     if (sep == '\n' && !item.empty() && item.back() == '\r') item.pop_back();
-    if (!item.empty()) out.push_back(item);
+    // A list written by hand may carry comments; `find -print0` output is taken whole.
+    const bool comment = sep == '\n' && !item.empty() && item.front() == '#';
+    if (!item.empty() && !comment) out.push_back(item);
     start = end + 1;
   }
   return out;

@@ -20,7 +20,8 @@ struct InputOptions {
 // not exist are kept, so that they get a not_found record.
 std::vector<InputFile> expand_inputs(const std::vector<std::string>& args, const InputOptions& options);
 
-// Reads a newline- or NUL-separated list ("-" is stdin). NUL wins when the data contains one.
+// Reads a newline- or NUL-separated list ("-" is stdin). NUL wins when the data contains one. In
+// a newline list, blank lines and lines starting with '#' are skipped (name such a file ./#x).
 std::vector<std::string> read_file_list(const std::string& source);
 
 std::uint64_t fnv1a64(const std::string& s);

@@ -56,6 +56,11 @@ TEST(ScanInputs, FileListsSplitOnNewlineOrNul) {
   EXPECT_EQ(read_file_list(list.string()), (std::vector<std::string>{"one", "two", "three"}));
   std::ofstream(list, std::ios::binary) << std::string("a b\nc\0d", 7);
   EXPECT_EQ(read_file_list(list.string()), (std::vector<std::string>{"a b\nc", "d"}));
+  // Comments in newline lists only: NUL lists come from find -print0 and are taken whole.
+  std::ofstream(list, std::ios::binary) << "# clips for review\none\n  # not a comment\n./#two\n";
+  EXPECT_EQ(read_file_list(list.string()), (std::vector<std::string>{"one", "  # not a comment", "./#two"}));
+  std::ofstream(list, std::ios::binary) << std::string("#one\0two\0", 9);
+  EXPECT_EQ(read_file_list(list.string()), (std::vector<std::string>{"#one", "two"}));
 }
 
 TEST(ScanInputs, ShardsPartitionByFnv1a) {

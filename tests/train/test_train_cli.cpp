@@ -229,3 +229,44 @@ TEST(TrainCli, ContinualTaskListIsReadWhole) {
   const auto stray = stderr_after("manifest = \"manifest.csv\"\ntasks = [\"a\"]\n\"b\"\n");
   EXPECT_NE(stray.find(tasks + ":3: expected key = value"), std::string::npos) << stray;
 }
+
+TEST(TrainCli, ContinualLeavesOutAudioItCannotDecode) {
+  if (!DFSCAN_WITH_MEDIA) GTEST_SKIP() << "continual training needs the media build";
+  if (std::system("ffmpeg -version > /dev/null 2>&1") != 0) GTEST_SKIP() << "no ffmpeg";
+  dfscan::test::ScopedDir dir("cli-continual-unreadable");
+  std::ofstream manifest(dir.path / "manifest.csv");
+  manifest << "path,label,task,split\n";
+  for (int i = 1; i <= 6; ++i) {
+    const auto real = dir.path / ("real" + std::to_string(i) + ".wav");
+    const auto fake = dir.path / ("fake" + std::to_string(i) + ".wav");
+    ASSERT_EQ(std::system(("ffmpeg -loglevel error -f lavfi -i sine=frequency=" + std::to_string(200 * i) +
+                           ":duration=2 -ar 16000 '" + real.string() +
+                           "' && ffmpeg -loglevel error -f lavfi -i "
+                           "anoisesrc=d=2:c=pink:seed=" +
+                           std::to_string(i) + " -ar 16000 '" + fake.string() + "'")
+                              .c_str()),
+              0);
+    const char* split = i <= 4 ? "train" : "test";
+    manifest << real.string() << ",real,a," << split << "\n" << fake.string() << ",fake,a," << split << "\n";
+  }
+  std::ofstream(dir.path / "broken.wav") << "not audio";
+  manifest << (dir.path / "broken.wav").string() << ",fake,a,train\n";
+  manifest.close();
+  std::ofstream(dir.path / "tasks.toml")
+      << "manifest = \"" << (dir.path / "manifest.csv").string() << "\"\ntasks = [\"a\"]\n";
+  const auto out = dir.path / "out.json";
+  const auto r =
+      run("",
+          "continual --tasks '" + (dir.path / "tasks.toml").string() +
+              "' --strategies finetune --seeds 0 --epochs 1 --model stats-mlp --json '" + out.string() + "'",
+          dir.path);
+  // The run trains on what it could decode, lists the rest, and exits 2 as a scan with a broken file does.
+  EXPECT_EQ(r.exit_code, 2);
+  ASSERT_TRUE(fs::exists(out));
+  std::ifstream in(out);
+  const auto doc = json::parse(in);
+  EXPECT_EQ(doc["unreadable_files"]["count"], 1);
+  EXPECT_EQ(doc["unreadable_files"]["files"][0]["path"], (dir.path / "broken.wav").string());
+  EXPECT_EQ(doc["unreadable_files"]["files"][0]["status"], "unsupported");
+  EXPECT_EQ(doc["runs"].size(), 1u);
+}
