@@ -81,7 +81,11 @@ int run_bench(BenchCliOptions& o) {
 
   const auto info = runtime_info();
   nlohmann::json all = nlohmann::json::array();
-  if (o.format == "text") {
+  // The header goes out with the first row, so that a model that cannot be built (a bad
+  // --arch-config) leaves one error line and no table.
+  bool header_done = o.format != "text";
+  auto print_header = [&] {
+    header_done = true;
     std::cout << "# torch " << info.torch_version << ", device " << o.bench.device << ", "
               << intra_op_threads() << " threads; img/s = median of " << o.bench.repeats << " repeats of "
               << o.bench.iters << " batches"
@@ -94,10 +98,11 @@ int run_bench(BenchCliOptions& o) {
     std::snprintf(header, sizeof header, "%-24s %-8s %-5s %6s %5s %5s %5s %12s %9s %9s %9s", "model", "mode",
                   "dtype", "batch", "chlst", "graph", "pin", "img/s", "p50", "p90", "p99");
     std::cout << header << std::endl;
-  }
+  };
   bool any_failed = false;
   bench::run(o.bench, [&](const bench::BenchRow& row) {
     if (row.status.rfind("failed", 0) == 0) any_failed = true;
+    if (!header_done) print_header();
     if (o.format == "text") {
       print_text_row(row);
     } else if (o.format == "jsonl") {
