@@ -23,6 +23,8 @@
 #include "command.hpp"
 #include "config_file.hpp"
 #include "dfscan/atomic_file.hpp"
+#include "dfscan/benchmarks.hpp"
+#include "dfscan/dataset.hpp"
 #include "dfscan/metrics.hpp"
 #include "dfscan/report.hpp"
 #include "dfscan/runtime.hpp"
@@ -482,11 +484,29 @@ std::function<int()> add_eval(CLI::App& root) {
                   "CSV with header path,label,score[,group...]; label fake/real or 1/0, score = P(fake). "
                   "Several files (shards) are merged");
   auto& d = a->dataset;
+  const CLI::Validator known_dataset(
+      [](std::string& name) {
+        std::string lower = name;
+        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        const auto names = data::benchmark_names();
+        if (std::find(names.begin(), names.end(), lower) != names.end()) return std::string();
+        std::string known;
+        for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+        return "unknown dataset '" + name + "' (known: " + known + ")";
+      },
+      "DATASET");
   sub->add_option("--dataset", d.dataset,
                   "Score this dataset through the scan pipeline: folder, csv (also a face-crop cache "
-                  "index.csv), ffpp, dfdc, celebdf, wilddeepfake, deepfaketimit, ...");
+                  "index.csv), ffpp, dfdc, celebdf, wilddeepfake, deepfaketimit, ...")
+      ->check(known_dataset);
   sub->add_option("--root", d.root, "The dataset's folder (or CSV file for --dataset csv)");
-  sub->add_option("--split", d.split, "Only this split: train, valid or test");
+  sub->add_option("--split", d.split, "Only this split: train, valid or test")
+      ->check(CLI::Validator(
+          [](std::string& name) {
+            return data::split_from_string(name) ? std::string()
+                                                 : "unknown split '" + name + "' (train, valid, test)";
+          },
+          "SPLIT"));
   sub->add_option("--compression", d.compression, "FF++ compression: raw, c23 or c40")->capture_default_str();
   sub->add_option("--methods", d.methods, "FF++ manipulation methods (default: those present)")
       ->delimiter(',')

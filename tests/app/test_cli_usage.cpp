@@ -58,3 +58,18 @@ TEST(CliUsage, AMistypedDeviceIsAUsageError) {
   // A well-spelt device is accepted by the parser; whether it exists is the command's business.
   EXPECT_EQ(run("eval --scores /no/such.csv --device cuda:0").exit_code, 2);
 }
+
+TEST(CliUsage, UnknownDatasetsAndSplitsAreUsageErrors) {
+  auto r = run("eval --dataset asvspoof2019 --root /no/such");
+  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_NE(r.err.find("unknown dataset 'asvspoof2019' (known: folder, csv, ffpp,"), std::string::npos)
+      << r.err;
+  r = run("eval --dataset folder --root /no/such --split foo");
+  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_NE(r.err.find("unknown split 'foo' (train, valid, test)"), std::string::npos) << r.err;
+  // Names are not case-sensitive, and the dataset's own split names are accepted; the missing root
+  // is then the (run-time) failure.
+  r = run("eval --dataset FFPP --root /no/such --split validation");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("root not found: /no/such"), std::string::npos) << r.err;
+}
