@@ -59,8 +59,11 @@ std::string text_line(const nlohmann::json& r) {
       }
     os << (r["label"] == "fake" ? "FAKE" : "real") << "\t" << std::fixed << std::setprecision(3)
        << r["score"].get<double>() << (decided_by.empty() ? "" : " by " + decided_by) << " (threshold "
-       << std::setprecision(2) << r["threshold"].get<double>() << ", " << r["tracks"].size() << " face track"
-       << (r["tracks"].size() == 1 ? "" : "s") << ")";
+       << std::setprecision(2) << r["threshold"].get<double>() << ", ";
+    // What the score was taken over: face tracks, or for a sound file its windows.
+    const bool audio = r["modality"] == "audio";
+    const auto parts = audio ? r["timeline"].size() : r["tracks"].size();
+    os << parts << (audio ? " window" : " face track") << (parts == 1 ? "" : "s") << ")";
   } else {
     os << status;
     if (!r["error"].is_null()) os << "\t" << r["error"].get<std::string>();

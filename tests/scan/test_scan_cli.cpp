@@ -176,6 +176,23 @@ TEST(ScanCli, SharedVideosWithTheShippedDefaultModels) {
             0);
 }
 
+TEST(ScanCli, TheTextLineOfASoundFileCountsItsWindows) {
+  DFSCAN_REQUIRE_FFMPEG();
+  if (!fs::exists(DFSCAN_SOURCE_DIR "/models/audio-lfcc-mlp.safetensors"))
+    GTEST_SKIP() << "shipped model absent";
+  int rc = -1;
+  const auto tone = ClipDir::get().clip("tone.wav");
+  const auto records = jsonl(run("scan -f jsonl -m audio-lfcc-mlp " + shell_quote(tone), &rc));
+  ASSERT_EQ(records.size(), 2u);
+  ASSERT_EQ(records[0]["status"], "ok") << records[0].dump();
+  const auto windows = records[0]["timeline"].size();
+  const auto text = run("scan -f text -m audio-lfcc-mlp " + shell_quote(tone), &rc);
+  EXPECT_NE(text.find(", " + std::to_string(windows) + " window" + (windows == 1 ? ")" : "s)")),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("face track"), std::string::npos) << text;
+}
+
 TEST(ScanCli, RecordsValidateAgainstSchemaV1) {
   NEED_MODELS();
   if (dfscan::test::run_shell("/usr/bin/python3 -c 'import jsonschema' 2>/dev/null") != 0)
