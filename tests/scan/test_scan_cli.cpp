@@ -67,6 +67,22 @@ std::vector<fs::path> shared_videos() {
   return out;
 }
 
+bool have_jsonschema() {
+  return dfscan::test::run_shell("/usr/bin/python3 -c 'import jsonschema' 2>/dev/null") == 0;
+}
+
+// Whether `file` (JSON Lines, or with `one_document` a --format json document) validates against
+// schema v1; needs python3-jsonschema.
+bool validates_against_schema_v1(const fs::path& file, bool one_document = false) {
+  const std::string schema = DFSCAN_SOURCE_DIR "/apps/dfscan/schema/result-v1.schema.json";
+  const std::string check =
+      one_document ? "jsonschema.validate(json.load(open(sys.argv[2])), s)"
+                   : "[jsonschema.validate(json.loads(l), s) for l in open(sys.argv[2]) if l.strip()]";
+  return dfscan::test::run_shell(
+             "/usr/bin/python3 -c \"import json,sys,jsonschema; s=json.load(open(sys.argv[1])); " + check +
+             "\" " + shell_quote(schema) + " " + shell_quote(file.string())) == 0;
+}
+
 std::string run(const std::string& args, int* rc) {
   return capture(shell_quote(kBin) + " " + args + " 2>/dev/null", rc);
 }
@@ -166,14 +182,8 @@ TEST(ScanCli, SharedVideosWithTheShippedDefaultModels) {
       }
     }
   }
-  if (dfscan::test::run_shell("/usr/bin/python3 -c 'import jsonschema' 2>/dev/null") != 0)
-    GTEST_SKIP() << "python3-jsonschema not installed";
-  const std::string schema = DFSCAN_SOURCE_DIR "/apps/dfscan/schema/result-v1.schema.json";
-  EXPECT_EQ(dfscan::test::run_shell(
-                "/usr/bin/python3 -c \"import json,sys,jsonschema; s=json.load(open(sys.argv[1])); "
-                "[jsonschema.validate(json.loads(l), s) for l in open(sys.argv[2]) if l.strip()]\" " +
-                shell_quote(schema) + " " + shell_quote(out.string())),
-            0);
+  if (!have_jsonschema()) GTEST_SKIP() << "python3-jsonschema not installed";
+  EXPECT_TRUE(validates_against_schema_v1(out));
 }
 
 TEST(ScanCli, TheTextLineOfASoundFileCountsItsWindows) {
@@ -195,8 +205,7 @@ TEST(ScanCli, TheTextLineOfASoundFileCountsItsWindows) {
 
 TEST(ScanCli, RecordsValidateAgainstSchemaV1) {
   NEED_MODELS();
-  if (dfscan::test::run_shell("/usr/bin/python3 -c 'import jsonschema' 2>/dev/null") != 0)
-    GTEST_SKIP() << "python3-jsonschema not installed";
+  if (!have_jsonschema()) GTEST_SKIP() << "python3-jsonschema not installed";
   auto dir = mixed_folder();
   const auto out = ClipDir::get().path() / "schema.jsonl";
   int rc = -1;
@@ -204,22 +213,13 @@ TEST(ScanCli, RecordsValidateAgainstSchemaV1) {
           shell_quote(Models::get().npr.string()) + " " + shell_quote(dir.string()) + " > " +
           shell_quote(out.string()),
       &rc);
-  const std::string schema = DFSCAN_SOURCE_DIR "/apps/dfscan/schema/result-v1.schema.json";
-  const std::string check =
-      "/usr/bin/python3 -c \"import json,sys,jsonschema; s=json.load(open(sys.argv[1])); "
-      "[jsonschema.validate(json.loads(l), s) for l in open(sys.argv[2]) if l.strip()]\" " +
-      shell_quote(schema) + " " + shell_quote(out.string());
-  EXPECT_EQ(dfscan::test::run_shell(check), 0);
+  EXPECT_TRUE(validates_against_schema_v1(out));
   // The one-document form validates too.
   const auto doc = ClipDir::get().path() / "schema.json";
   run("scan -f json -m " + shell_quote(Models::get().npr.string()) + " " + shell_quote(dir.string()) + " > " +
           shell_quote(doc.string()),
       &rc);
-  const std::string check_doc =
-      "/usr/bin/python3 -c \"import json,sys,jsonschema; "
-      "jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))\" " +
-      shell_quote(schema) + " " + shell_quote(doc.string());
-  EXPECT_EQ(dfscan::test::run_shell(check_doc), 0);
+  EXPECT_TRUE(validates_against_schema_v1(doc, /*one_document=*/true));
 }
 
 TEST(ScanCli, MixedFolderOneRecordPerFileInOrderExitTwo) {
@@ -385,13 +385,8 @@ TEST(ScanCli, PathsThatAreNotUtf8KeepTheirBytesAndResume) {
     EXPECT_EQ(dfscan::base64_decode(records[i]["path_bytes"].get<std::string>()),
               (dir.path() / names[i]).string());
   }
-  if (dfscan::test::run_shell("/usr/bin/python3 -c 'import jsonschema' 2>/dev/null") == 0) {
-    const std::string schema = DFSCAN_SOURCE_DIR "/apps/dfscan/schema/result-v1.schema.json";
-    EXPECT_EQ(dfscan::test::run_shell(
-                  "/usr/bin/python3 -c \"import json,sys,jsonschema; s=json.load(open(sys.argv[1])); "
-                  "[jsonschema.validate(json.loads(l), s) for l in open(sys.argv[2])]\" " +
-                  shell_quote(schema) + " " + shell_quote(out.string())),
-              0);
+  if (have_jsonschema()) {
+    EXPECT_TRUE(validates_against_schema_v1(out));
   }
   run(cmd + " --resume", &rc);
   EXPECT_EQ(rc, first_rc);
