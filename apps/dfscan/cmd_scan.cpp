@@ -217,7 +217,7 @@ int run_scan(ScanArgs& a) {
   RecordWriter::Layout layout;
   layout.schema = "dfscan.result/1";
   layout.text = text_line;
-  layout.csv_columns = {"path", "status", "label", "score", "threshold", "modality", "error"};
+  layout.csv_columns = {"path", "status", "label", "score", "threshold", "modality", "error", "warnings"};
   RecordWriter writer(out, parse_output_format(format), layout);
   Tally tally;
   for (const auto& r : finished) tally.add(r, fail_statuses);

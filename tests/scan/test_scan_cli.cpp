@@ -492,6 +492,10 @@ TEST(ScanCli, AFacelessImageScoredByTheWholeImageSaysNoFaceAndWhoDecided) {
   const auto text = run("scan -f text " + models + shell_quote(img), &rc);
   EXPECT_NE(text.find(" by " + npr_name + " (threshold "), std::string::npos) << text;
   EXPECT_NE(text.find("[no_face]"), std::string::npos) << text;
+  // The CSV row carries the warning too.
+  const auto csv = run("scan -f csv " + models + shell_quote(img), &rc);
+  EXPECT_EQ(csv.rfind("path,status,label,score,threshold,modality,error,warnings\n", 0), 0u) << csv;
+  EXPECT_NE(csv.find(",image,,no_face\n"), std::string::npos) << csv;
 }
 
 TEST(ScanCli, DashScansOneFileFromStandardInput) {
