@@ -19,6 +19,7 @@
 #include "dfscan/log.hpp"
 #include "dfscan/runtime.hpp"
 #include "dfscan/status.hpp"
+#include "progress.hpp"
 #include "scan_inputs.hpp"
 #if DFSCAN_WITH_MEDIA
 #include "dfscan/scan.hpp"
@@ -195,12 +196,9 @@ DatasetScores score_dataset(const DatasetEvalArgs& a, const std::atomic<bool>* c
   for (std::size_t i = 0; i < samples.size(); ++i)
     (is_precut_crop(samples[i].path) ? crops : media).push_back(i);
   std::vector<Row> rows(samples.size());
-  const bool progress = a.progress || ::isatty(STDERR_FILENO);
+  ProgressLine progress(samples.size(), a.progress || ::isatty(STDERR_FILENO));
   std::size_t done = 0;
-  auto tick = [&] {
-    ++done;
-    if (progress) std::cerr << "\r\033[K[" << done << "/" << samples.size() << "]" << std::flush;
-  };
+  auto tick = [&](const std::string& path) { progress.update(++done, path); };
   nlohmann::json models = nlohmann::json::array();
 
   if (!media.empty()) {
@@ -221,7 +219,7 @@ DatasetScores score_dataset(const DatasetEvalArgs& a, const std::atomic<bool>* c
         paths,
         [&](std::size_t k, const nlohmann::json& r) {
           rows[media[k]] = row_from_record(r);
-          tick();
+          tick(samples[media[k]].path);
         },
         cancel);
 #else
@@ -238,10 +236,10 @@ DatasetScores score_dataset(const DatasetEvalArgs& a, const std::atomic<bool>* c
     for (auto i : crops) {
       if (cancel && *cancel) break;
       rows[i] = scorer.score(reader, samples[i]);
-      tick();
+      tick(samples[i].path);
     }
   }
-  if (progress) std::cerr << "\r\033[K" << std::flush;
+  progress.clear();
 
   std::map<std::string, std::size_t> statuses;
   for (std::size_t i = 0; i < samples.size(); ++i) {

@@ -23,6 +23,7 @@
 #include "exit_codes.hpp"
 #include "interrupt.hpp"
 #include "output.hpp"
+#include "progress.hpp"
 #include "scan_inputs.hpp"
 #include "stdin_file.hpp"
 
@@ -222,19 +223,18 @@ int run_scan(ScanArgs& a) {
   Tally tally;
   for (const auto& r : finished) tally.add(r, fail_statuses);
   auto start = std::chrono::steady_clock::now();
+  ProgressLine progress_line(todo.size(), progress);
   scanner.scan(
       todo,
       [&](std::size_t i, nlohmann::json r) {
         stdin_file.restore(r);
-        if (progress) std::cerr << "\r\033[K" << std::flush;  // clear the progress line first
+        progress_line.clear();  // a text record may go to the same terminal
         writer.write(r);
         tally.add(r, fail_statuses);
-        if (progress)
-          std::cerr << "\r\033[K[" << (i + 1) << "/" << todo.size() << "] " << r["path"].get<std::string>()
-                    << std::flush;
+        progress_line.update(i + 1, r["path"].get<std::string>());
       },
       &InterruptGuard::flag());
-  if (progress) std::cerr << "\r\033[K" << std::flush;
+  progress_line.clear();
 
   const int exit_code = InterruptGuard::requested() ? static_cast<int>(kExitInterrupted) : tally.exit_code;
   writer.finish(
