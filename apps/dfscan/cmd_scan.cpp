@@ -119,7 +119,7 @@ void check_resumed_models(const std::vector<nlohmann::json>& finished, const nlo
   std::set<std::string> now, now_visual;
   for (const auto& m : models) {
     now.insert(key(m));
-    if (m.value("arch", "") != "audio-spoof") now_visual.insert(key(m));
+    if (m.value("modality", "") != "audio") now_visual.insert(key(m));
   }
   auto list = [](const std::set<std::string>& names) {
     std::string out;

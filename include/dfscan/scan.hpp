@@ -47,7 +47,7 @@ class Scanner {
             const std::atomic<bool>* cancel = nullptr);
   nlohmann::json scan_one(const std::string& path);
 
-  // Name, arch and hash of each loaded detector.
+  // Name, arch, modality ("face", "image" or "audio") and hash of each loaded detector.
   nlohmann::json describe_models() const;
 
  private:
