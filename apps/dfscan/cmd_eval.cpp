@@ -494,7 +494,12 @@ std::function<int()> add_eval(CLI::App& root) {
         for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
         return "unknown dataset '" + name + "' (known: " + known + ")";
       },
-      "DATASET");
+      // In braces, as CLI::IsMember shows its choices: the help and the shell completion list them.
+      [] {
+        std::string list;
+        for (const auto& n : data::benchmark_names()) list += (list.empty() ? "" : ",") + n;
+        return "{" + list + "}";
+      }());
   sub->add_option("--dataset", d.dataset,
                   "Score this dataset through the scan pipeline: folder, csv (also a face-crop cache "
                   "index.csv), ffpp, dfdc, celebdf, wilddeepfake, deepfaketimit, ...")
@@ -506,7 +511,7 @@ std::function<int()> add_eval(CLI::App& root) {
             return data::split_from_string(name) ? std::string()
                                                  : "unknown split '" + name + "' (train, valid, test)";
           },
-          "SPLIT"));
+          "{train,valid,test}"));
   sub->add_option("--compression", d.compression, "FF++ compression: raw, c23 or c40")->capture_default_str();
   sub->add_option("--methods", d.methods, "FF++ manipulation methods (default: those present)")
       ->delimiter(',')

@@ -87,3 +87,34 @@ TEST(Completion, NestedDataVerbs) {
     EXPECT_NE(help.find("  " + verb + " "), std::string::npos) << verb << " is not in:\n" << help;
   }
 }
+
+TEST(Completion, OptionsWithFixedValuesOfferThoseValues) {
+  // After --dtype (bench exists in every build): its values, not file names.
+  const auto dtype = complete("dfscan bench --dtype ");
+  EXPECT_EQ(dtype, "\nfp32\ntf32\nbf16\nfp16\n");
+  EXPECT_EQ(complete("dfscan bench --dtype b"), "\nbf16\n");
+  const auto dataset = complete("dfscan eval --dataset ");
+  for (const char* name : {"ffpp", "celebdf", "asvspoof2019la", "inthewild"})
+    EXPECT_NE(dataset.find(std::string("\n") + name + "\n"), std::string::npos) << name << dataset;
+  // The same option name under another subcommand has that subcommand's values.
+  EXPECT_EQ(complete("dfscan bench -f j"), "\njson\njsonl\n");
+  if (DFSCAN_WITH_MEDIA) {
+    EXPECT_EQ(complete("dfscan scan -f c"), "\ncsv\n");
+  }
+}
+
+TEST(Completion, ZshRunsTheBashFunctionThroughBashcompinit) {
+  int rc = -1;
+  const auto zsh = capture(shell_quote(kBin) + " completion zsh", &rc);
+  ASSERT_EQ(rc, 0);
+  EXPECT_EQ(zsh.rfind("#compdef dfscan\n", 0), 0u) << zsh.substr(0, 200);
+  EXPECT_NE(zsh.find("bashcompinit"), std::string::npos);
+  EXPECT_NE(zsh.find("complete -o filenames -o bashdefault -F _dfscan dfscan"), std::string::npos);
+  if (dfscan::test::run_shell("command -v zsh > /dev/null") == 0) {
+    const auto file =
+        fs::temp_directory_path() / ("dfscan_completion_" + std::to_string(::getpid()) + ".zsh");
+    std::ofstream(file) << zsh;
+    EXPECT_EQ(dfscan::test::run_shell("zsh -n " + shell_quote(file.string())), 0);
+    fs::remove(file);
+  }
+}
