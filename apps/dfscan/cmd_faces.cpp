@@ -17,12 +17,14 @@
 #include "exit_codes.hpp"
 #include "interrupt.hpp"
 #include "output.hpp"
+#include "scan_inputs.hpp"
 
 namespace dfscan::cli {
 namespace {
 
 struct FacesArgs {
   std::vector<std::string> paths;
+  bool recursive = false;
   std::string format = "text";
   std::string detector = "default";
   int frames = 16;
@@ -133,7 +135,11 @@ int run_faces(const FacesArgs& args) {
   RecordWriter writer(std::cout, parse_output_format(args.format), layout);
   StatusCounts counts;
   int exit_code = kExitOk;
-  for (const auto& path : args.paths) {
+  InputOptions folders;
+  folders.recursive = args.recursive;
+  std::vector<std::string> paths;
+  for (auto& input : expand_inputs(args.paths, folders)) paths.push_back(std::move(input.path));
+  for (const auto& path : paths) {
     if (InterruptGuard::requested()) break;
     nlohmann::json record;
     try {
@@ -163,7 +169,10 @@ int run_faces(const FacesArgs& args) {
 std::function<int()> add_faces(CLI::App& root) {
   auto args = std::make_shared<FacesArgs>();
   auto* sub = root.add_subcommand("faces", "Find and track faces in videos and images, without scoring them");
-  sub->add_option("paths", args->paths, "Video or image files")->required()->expected(1, -1);
+  sub->add_option("paths", args->paths, "Video or image files, or folders of them")
+      ->required()
+      ->expected(1, -1);
+  sub->add_flag("-r,--recursive", args->recursive, "Descend into sub-folders");
   sub->add_option("--frames", args->frames, "Frames sampled uniformly per video (images are one frame)")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();

@@ -15,6 +15,7 @@
 #include "exit_codes.hpp"
 #include "interrupt.hpp"
 #include "output.hpp"
+#include "scan_inputs.hpp"
 #include "stdin_file.hpp"
 
 namespace dfscan::cli {
@@ -22,6 +23,7 @@ namespace {
 
 struct ProbeArgs {
   std::vector<std::string> paths;
+  bool recursive = false;
   std::string format = "text";
   std::int64_t max_pixels = 100'000'000;
   double deadline = 120.0;
@@ -108,7 +110,11 @@ int run_probe(const ProbeArgs& args) {
   media::Limits limits;
   limits.max_pixels = args.max_pixels;
   limits.deadline_seconds = args.deadline;
-  const StdinFile stdin_file(args.paths);
+  InputOptions folders;
+  folders.recursive = args.recursive;
+  std::vector<std::string> paths;
+  for (auto& input : expand_inputs(args.paths, folders)) paths.push_back(std::move(input.path));
+  const StdinFile stdin_file(paths);
   const InterruptGuard interrupt;
   limits.cancel = &InterruptGuard::flag();
 
@@ -123,7 +129,7 @@ int run_probe(const ProbeArgs& args) {
   RecordWriter writer(std::cout, parse_output_format(args.format), layout);
   StatusCounts counts;
   int exit_code = kExitOk;
-  for (const auto& named : args.paths) {
+  for (const auto& named : paths) {
     if (InterruptGuard::requested()) break;
     const auto path = stdin_file.readable(named);
     auto info = media::probe(path, limits);
@@ -156,9 +162,10 @@ std::function<int()> add_probe(CLI::App& root) {
   auto args = std::make_shared<ProbeArgs>();
   auto* sub =
       root.add_subcommand("probe", "Report what media files hold (modality, codecs, duration, frames, size)");
-  sub->add_option("paths", args->paths, "Files to probe; - reads one from standard input")
+  sub->add_option("paths", args->paths, "Files or folders to probe; - reads one file from standard input")
       ->required()
       ->expected(1, -1);
+  sub->add_flag("-r,--recursive", args->recursive, "Descend into sub-folders");
   sub->add_option("-f,--format", args->format, "Output format")
       ->check(CLI::IsMember(output_format_names()))
       ->capture_default_str();

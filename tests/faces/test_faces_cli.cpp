@@ -101,6 +101,17 @@ TEST_F(FacesCli, StatusesAndExitCodes) {
   r = run(std::string("faces ") + kAstronaut);
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find(": ok  1 track(s) in 1 frame(s)"), std::string::npos) << r.out;
+  // A folder is its files, in name order; -r goes into its sub-folders.
+  fs::create_directories(dir_ / "sub");
+  fs::copy_file(kAstronaut, dir_ / "a.png");
+  fs::copy_file(kIceBlock, dir_ / "sub" / "b.jpg");
+  lines = jsonl(run("faces --format jsonl " + dir_.string()).out);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0]["path"], (dir_ / "a.png").string());
+  EXPECT_EQ(lines[1]["path"], empty.string());
+  lines = jsonl(run("faces -r --format jsonl " + dir_.string()).out);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[2]["path"], (dir_ / "sub" / "b.jpg").string());
 }
 
 TEST_F(FacesCli, UnknownDetectorIsAUsageError) {

@@ -221,6 +221,24 @@ TEST(ProbeCli, FormatsAndUsage) {
   EXPECT_EQ(dfscan("probe --format xml " + shell_quote(clip)).exit_code, 64);
 }
 
+TEST(ProbeCli, FoldersAreProbedFileByFileAndRecursivelyWithR) {
+  DFSCAN_REQUIRE_FFMPEG();
+  auto& dir = ClipDir::get();
+  const auto root = dir.path() / "probe_folder";
+  fs::create_directories(root / "sub");
+  fs::copy_file(dir.clip("tone.wav"), root / "b.wav", fs::copy_options::overwrite_existing);
+  fs::copy_file(dir.clip("h264.mp4"), root / "a.mp4", fs::copy_options::overwrite_existing);
+  fs::copy_file(dir.clip("tone.flac"), root / "sub" / "c.flac", fs::copy_options::overwrite_existing);
+  auto flat = dfscan("probe -f jsonl " + shell_quote(root.string()));
+  EXPECT_EQ(flat.exit_code, 0) << flat.out;
+  ASSERT_EQ(flat.lines.size(), 3u) << flat.out;
+  EXPECT_EQ(flat.lines[0]["path"], (root / "a.mp4").string());
+  EXPECT_EQ(flat.lines[1]["path"], (root / "b.wav").string());
+  auto deep = dfscan("probe -r -f jsonl " + shell_quote(root.string()));
+  ASSERT_EQ(deep.lines.size(), 4u) << deep.out;
+  EXPECT_EQ(deep.lines[2]["path"], (root / "sub" / "c.flac").string());
+}
+
 TEST(ProbeCli, DashReadsOneFileFromStandardInput) {
   DFSCAN_REQUIRE_FFMPEG();
   // An MP4 whose index sits at its end can only be read by seeking, so "-" must not be read as a
