@@ -9,6 +9,8 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "dfscan/log.hpp"
+
 namespace dfscan::cli {
 namespace fs = std::filesystem;
 
@@ -50,8 +52,13 @@ std::vector<InputFile> expand_inputs(const std::vector<std::string>& args, const
       for (const auto& e : fs::directory_iterator(arg, ec)) add(e);
     }
     std::sort(found.begin(), found.end());
+    const auto before = out.size();
     for (const auto& rel : found)
       if (keep(options, rel)) out.push_back({(fs::path(arg) / rel).string(), rel});
+    // A folder that gives nothing is most often one whose files sit in sub-folders.
+    if (out.size() == before)
+      log::warn(arg + ": no files" + (found.empty() ? "" : " left by --include/--exclude") +
+                (options.recursive ? "" : " (sub-folders are read with -r)"));
   }
   return out;
 }

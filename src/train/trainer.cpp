@@ -554,7 +554,7 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
     auto load = [&](int64_t b) { return loader.load(train_samples, batch_indices(b), epoch, true); };
     std::future<Batch> next = std::async(std::launch::async, load, 0);
     double loss_sum = 0.0;
-    int64_t loss_count = 0, skipped = 0;
+    int64_t loss_count = 0, skipped = 0, unreadable_batches = 0;
     model.net->train();
     for (int64_t b = 0; b < batches; ++b) {
       if (o.max_steps > 0 && step >= o.max_steps) break;
@@ -562,7 +562,10 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
       if (b + 1 < batches) next = std::async(std::launch::async, load, b + 1);
       // A batch none of whose samples could be read is no step; ranks skip it together, since
       // every step all-reduces.
-      if (dp ? dp->average(batch.empty() ? 1.0 : 0.0) > 0 : batch.empty()) continue;
+      if (dp ? dp->average(batch.empty() ? 1.0 : 0.0) > 0 : batch.empty()) {
+        ++unreadable_batches;
+        continue;
+      }
       const double lr = lr_at(o, step, epoch, batches);
       set_lr(*optimizer, lr);
       optimizer->zero_grad();
@@ -603,7 +606,8 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
     }
     if (next.valid()) next.wait();
     if (tty) std::fputc('\n', stderr);
-    if (batches > 0 && loss_count == 0 && unreadable.count() > 0)
+    // Every rank skipped the same batches, so every rank stops here together.
+    if (unreadable_batches > 0 && loss_count == 0)
       throw Error(Status::error, "no training batch could be read in epoch " + std::to_string(epoch + 1) +
                                      " (" + std::to_string(unreadable.count()) +
                                      " unreadable samples; first: " + unreadable.first() + ")");
