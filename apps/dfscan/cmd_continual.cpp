@@ -6,6 +6,7 @@
 // trained detector as an `audio-spoof` model file whose threshold is the validation EER point.
 #include "checks.hpp"
 #include "dfscan/config.hpp"
+#include "dfscan/json_text.hpp"
 #if DFSCAN_WITH_MEDIA
 
 #include <torch/torch.h>
@@ -466,7 +467,7 @@ int run_continual_command(const ContinualArgs& args) {
     out["saved_model"] = save_model(args, mc, fe, *last_model, tasks, valid, task_names, unreadable);
   }
   out["unreadable_files"] = {{"count", unreadable.size()}, {"files", unreadable}};
-  if (!args.json_out.empty()) write_file_atomic(args.json_out, out.dump(2) + "\n");
+  if (!args.json_out.empty()) write_file_atomic(args.json_out, json_text(out, 2) + "\n");
   if (!unreadable.empty()) {
     log::warn(std::to_string(unreadable.size()) + " file(s) could not be decoded and were left out" +
               (args.json_out.empty() ? std::string() : "; " + args.json_out + " lists them"));

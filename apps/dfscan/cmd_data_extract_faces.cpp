@@ -14,6 +14,7 @@
 #include "data_command.hpp"
 #include "dfscan/detector.hpp"
 #include "dfscan/face_cache.hpp"
+#include "dfscan/json_text.hpp"
 #include "dfscan/model_file.hpp"
 #include "exit_codes.hpp"
 
@@ -50,7 +51,7 @@ int run_extract_faces(ExtractFacesCliOptions& o) {
                                   {"shards_written", s.shards_written},
                                   {"shards_removed", s.shards_removed},
                                   {"settings", nlohmann::json::parse(s.settings)}};
-  std::cout << summary.dump() << "\n";
+  std::cout << json_text(summary) << "\n";
   if (!std::cout.good()) return kExitFailure;
   // Files without a face are a result, not a failure (CONVENTIONS.md); unreadable ones are failures.
   return s.failed > 0 ? kExitFailure : kExitOk;

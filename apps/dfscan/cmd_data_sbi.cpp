@@ -2,6 +2,7 @@
 // next to their self-blended fakes (and masks), the samples `dfscan train
 // --data sbi:SPEC` learns from. Media builds only: blending and the grid need OpenCV.
 #include "dfscan/config.hpp"
+#include "dfscan/json_text.hpp"
 #if DFSCAN_WITH_MEDIA
 
 #include <ATen/ATen.h>
@@ -131,7 +132,7 @@ int run_sbi(const SbiArgs& a) {
                             {"seed", a.seed},
                             {"data", dataset.source()}};
   if (landmark_masks > 0) summary["terms"] = {data::landmark_model_notice()};
-  std::cout << summary.dump() << "\n";
+  std::cout << json_text(summary) << "\n";
   return std::cout.good() ? kExitOk : kExitFailure;
 }
 

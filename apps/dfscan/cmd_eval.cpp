@@ -25,6 +25,7 @@
 #include "dfscan/atomic_file.hpp"
 #include "dfscan/benchmarks.hpp"
 #include "dfscan/dataset.hpp"
+#include "dfscan/json_text.hpp"
 #include "dfscan/metrics.hpp"
 #include "dfscan/report.hpp"
 #include "dfscan/runtime.hpp"
@@ -366,7 +367,7 @@ Evaluation evaluate_table(const eval::ScoreTable& table, const MetricArgs& m, js
     json with_plots = doc;
     with_plots["plots"] = plots;
     fs::create_directories(m.report_dir);
-    write_file_atomic(fs::path(m.report_dir) / "report.json", with_plots.dump(2) + "\n");
+    write_file_atomic(fs::path(m.report_dir) / "report.json", json_text(with_plots, 2) + "\n");
     write_file_atomic(fs::path(m.report_dir) / "report.html", eval::render_html_report(with_plots));
   }
   return ev;
@@ -374,7 +375,7 @@ Evaluation evaluate_table(const eval::ScoreTable& table, const MetricArgs& m, js
 
 int print_evaluation(const Evaluation& ev, const MetricArgs& m, const eval::ScoreTable& table) {
   if (m.format == "json") {
-    std::cout << ev.doc.dump(2) << "\n";
+    std::cout << json_text(ev.doc, 2) << "\n";
   } else {
     std::cout << ev.header << "\n\n";
     print_text_report(std::cout, ev.file_report);

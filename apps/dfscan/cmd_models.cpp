@@ -11,6 +11,7 @@
 
 #include "command.hpp"
 #include "dfscan/detector.hpp"
+#include "dfscan/json_text.hpp"
 #include "dfscan/log.hpp"
 #include "dfscan/model_file.hpp"
 #include "dfscan/status.hpp"
@@ -68,7 +69,7 @@ int run_list(const ModelsArgs& a) {
     }
   }
   if (a.format == "json") {
-    std::cout << rows.dump(2) << "\n";
+    std::cout << json_text(rows, 2) << "\n";
   } else {
     std::cout << std::left << std::setw(24) << "NAME" << std::setw(16) << "ARCH" << std::setw(8) << "MODAL"
               << "PATH\n";
@@ -99,13 +100,13 @@ int run_info(const ModelsArgs& a) {
   }
   auto m = read_manifest(path);
   if (a.format == "json") {
-    std::cout << m.dump(2) << "\n";
+    std::cout << json_text(m, 2) << "\n";
     return kExitOk;
   }
   // Every key, the ones a reader needs first (what it is, its threshold, its terms) at the top;
   // strings bare, everything else as compact JSON.
   std::vector<std::pair<std::string, std::string>> rows = {{"path", path.string()}};
-  auto text_of = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+  auto text_of = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : json_text(v); };
   std::set<std::string> shown;
   for (const char* key : {"name", "arch", "modality", "threshold", "threshold_source", "terms", "card",
                           "hash", "format", "dfscan_version"})

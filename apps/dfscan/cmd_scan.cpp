@@ -1,6 +1,7 @@
 // `dfscan [scan] PATH...`: the main job. Results on stdout (or -o FILE), logs on stderr.
 #include "checks.hpp"
 #include "dfscan/config.hpp"
+#include "dfscan/json_text.hpp"
 #if DFSCAN_WITH_MEDIA
 #include <unistd.h>
 
@@ -142,7 +143,7 @@ void check_resumed_models(const std::vector<nlohmann::json>& finished, const nlo
 // Rewrites `file` keeping only complete lines, so appends start on a clean line.
 void drop_torn_tail(const fs::path& file, const std::vector<nlohmann::json>& records) {
   std::ofstream out(file, std::ios::trunc);
-  for (const auto& r : records) out << r.dump() << "\n";
+  for (const auto& r : records) out << json_text(r) << "\n";
 }
 
 int run_scan(ScanArgs& a) {

@@ -10,6 +10,7 @@
 #include "checks.hpp"
 #include "command.hpp"
 #include "config_file.hpp"
+#include "dfscan/json_text.hpp"
 #include "dfscan/log.hpp"
 #include "dfscan/runtime.hpp"
 #include "dfscan/status.hpp"
@@ -84,7 +85,7 @@ int run_train(TrainCliOptions& o) {
                             {"resumed", tr.resumed},
                             {"stopped_early", tr.stopped_early},
                             {"unreadable_samples", tr.unreadable["count"]}};
-  std::cout << summary.dump() << "\n";
+  std::cout << json_text(summary) << "\n";
   // The model is written, but files failed: exit 2, as a scan with a broken file does.
   const auto unreadable = tr.unreadable["count"].get<std::int64_t>();
   if (unreadable > 0)

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "dfscan/csv.hpp"
+#include "dfscan/json_text.hpp"
 #include "dfscan/text.hpp"
 
 namespace dfscan::cli {
@@ -88,7 +89,7 @@ void RecordWriter::write(nlohmann::json record) {
       buffered_.push_back(std::move(record));
       break;
     case OutputFormat::text:
-      out_ << (layout_.text ? layout_.text(record) : record.dump()) << '\n' << std::flush;
+      out_ << (layout_.text ? layout_.text(record) : json_text(record)) << '\n' << std::flush;
       break;
     case OutputFormat::csv: {
       if (!csv_header_written_) {

@@ -26,6 +26,7 @@
 #include "dfscan/cpus.hpp"
 #include "dfscan/csv.hpp"
 #include "dfscan/dataset.hpp"
+#include "dfscan/json_text.hpp"
 #include "dfscan/log.hpp"
 #include "dfscan/status.hpp"
 #if DFSCAN_WITH_MEDIA
@@ -342,7 +343,7 @@ class ShardWriter {
         x.entry.row = row;
         row += static_cast<int64_t>(x.crops.size());
       }
-      journal_ << x.entry.to_json().dump() << '\n';
+      journal_ << json_text(x.entry.to_json()) << '\n';
       written_.push_back(std::move(x.entry));
     }
     journal_.flush();
@@ -526,7 +527,7 @@ FaceCacheSummary extract_faces(const FaceCacheOptions& o) {
   std::set<std::string> used;
   std::string compact;
   for (const auto& [source, e] : entries) {
-    compact += e.to_json().dump() + "\n";
+    compact += json_text(e.to_json()) + "\n";
     if (!e.shard.empty()) used.insert(e.shard);
   }
   write_file_atomic(journal_path, compact);
@@ -556,7 +557,7 @@ FaceCacheSummary extract_faces(const FaceCacheOptions& o) {
                        {"extracted_this_run", summary.extracted},
                        {"reused", summary.reused},
                        {"stale", summary.stale}}}};
-  write_file_atomic(root / "cache.json", info.dump(2) + "\n");
+  write_file_atomic(root / "cache.json", json_text(info, 2) + "\n");
   return summary;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "dfscan/json_text.hpp"
 #include "dfscan/report.hpp"
 
 namespace dfscan::eval {
@@ -351,11 +352,11 @@ std::string config_section(const ordered_json& doc) {
   if (doc.contains("config"))
     for (const auto& [key, v] : doc["config"].items())
       out << "<tr><th>" << escape(key) << "</th><td><code>"
-          << escape(v.is_string() ? v.get<std::string>() : v.dump()) << "</code></td></tr>";
+          << escape(v.is_string() ? v.get<std::string>() : json_text(v)) << "</code></td></tr>";
   if (doc.contains("bootstrap"))
     out << "<tr><th>bootstrap</th><td><code>" << escape(doc["bootstrap"].dump()) << "</code></td></tr>";
   if (doc.contains("inputs"))
-    out << "<tr><th>inputs</th><td><code>" << escape(doc["inputs"].dump()) << "</code></td></tr>";
+    out << "<tr><th>inputs</th><td><code>" << escape(json_text(doc["inputs"])) << "</code></td></tr>";
   out << "</tbody></table>";
   return out.str();
 }

@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "dfscan/atomic_file.hpp"
+#include "dfscan/json_text.hpp"
 #include "dfscan/sha256.hpp"
 #include "dfscan/status.hpp"
 
@@ -103,7 +104,7 @@ nlohmann::json without_hash(const nlohmann::json& manifest) {
 
 std::string dump(const nlohmann::json& j) {
   try {
-    return j.dump();
+    return json_text(j);  // a training path that is not UTF-8 must not lose the trained model
   } catch (const nlohmann::json::exception& e) {
     throw Error(Status::error, std::string("cannot serialise model manifest: ") + e.what());
   }
@@ -403,7 +404,7 @@ struct ModelFileWriter::Impl {
     }
     std::string text;
     try {
-      text = header.dump();
+      text = json_text(header);
     } catch (const nlohmann::json::exception& e) {
       throw Error(Status::error, std::string("cannot serialise model header: ") + e.what());
     }

@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "dfscan/json_text.hpp"
 #include "dfscan/log.hpp"
 #include "dfscan/metrics.hpp"
 #include "dfscan/nn/shortcuts.hpp"
@@ -370,7 +371,7 @@ class JsonlLog {
   }
   void write(const json& record) {
     if (!out_.is_open()) return;
-    out_ << record.dump() << '\n';
+    out_ << json_text(record) << '\n';
     out_.flush();
   }
   uintmax_t size() {

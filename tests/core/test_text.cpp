@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 
+#include "dfscan/json_text.hpp"
 #include "dfscan/text.hpp"
 
 namespace {
@@ -46,6 +47,14 @@ TEST(Text, Base64MatchesRfc4648AndRoundTrips) {
 TEST(Text, Base64RefusesMalformedText) {
   for (const char* bad : {"Zg=", "Z===", "Zm9v=", "=Zm9", "Zg==Zg==", "Zm*v", "Zm9\n"})
     EXPECT_THROW(dfscan::base64_decode(bad), std::invalid_argument) << bad;
+}
+
+TEST(Text, JsonTextReplacesWhatIsNotUtf8InsteadOfThrowing) {
+  const nlohmann::json record = {{"path", "caf\xe9.mp4"}};
+  EXPECT_THROW((void)record.dump(), nlohmann::json::type_error);  // what it replaces
+  EXPECT_EQ(dfscan::json_text(record), "{\"path\":\"caf\xef\xbf\xbd.mp4\"}");
+  EXPECT_EQ(dfscan::json_text(nlohmann::ordered_json{{"b", 1}, {"a", "x"}}, 1),
+            "{\n \"b\": 1,\n \"a\": \"x\"\n}");
 }
 
 }  // namespace

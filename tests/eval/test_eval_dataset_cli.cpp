@@ -150,5 +150,22 @@ TEST(EvalCropCache, IndexCsvOfShardRowsIsScoredWithoutTheScanner) {
   EXPECT_EQ(doc["config"]["media_files"], 0);
 }
 
+TEST_F(EvalDataset, AFileNameThatIsNotUtf8DoesNotCostTheEvaluation) {
+  // JSON cannot hold a Latin-1 name: the report shows U+FFFD for it, instead of the run ending
+  // at its last step with an encoding error.
+  const auto root = small_copy(dir_ / "latin1", 2);
+  std::ofstream(root / "test" / "fake" / "caf\xe9.jpg") << "not an image";
+  const auto r = dfscan("eval --dataset folder --root " + quote(root.string()) + " -m " + quote(kModel) +
+                        " --bootstrap 0 --format json --report " + quote((dir_ / "rep").string()));
+  EXPECT_EQ(r.exit_code, 2) << r.err;  // the file itself is not an image
+  const auto doc = json::parse(r.out);
+  bool listed = false;
+  for (const auto& f : doc["unscored"]["files"])
+    listed = listed || f["path"].get<std::string>().find("caf\xef\xbf\xbd.jpg") != std::string::npos;
+  EXPECT_TRUE(listed) << doc["unscored"];
+  EXPECT_TRUE(fs::exists(dir_ / "rep" / "report.json"));
+  EXPECT_TRUE(fs::exists(dir_ / "rep" / "report.html"));
+}
+
 }  // namespace
 }  // namespace dfscan::eval::testing
