@@ -29,6 +29,7 @@
 #include "dfscan/json_text.hpp"
 #include "dfscan/log.hpp"
 #include "dfscan/status.hpp"
+#include "dfscan/text.hpp"
 #if DFSCAN_WITH_MEDIA
 #include "dfscan/faces.hpp"
 #include "dfscan/media.hpp"
@@ -121,21 +122,25 @@ struct Entry {
   json to_json() const {
     json c = json::array();
     for (const auto& k : crops) c.push_back({k.track, k.frame, k.t, k.box[0], k.box[1], k.box[2], k.box[3]});
-    return {{"source", source},
-            {"size", stamp.size},
-            {"mtime_ns", stamp.mtime_ns},
-            {"settings", settings},
-            {"status", to_string(status)},
-            {"message", message},
-            {"frames_sampled", frames_sampled},
-            {"shard", shard},
-            {"row", row},
-            {"crops", c}};
+    json j = {{"source", source},
+              {"size", stamp.size},
+              {"mtime_ns", stamp.mtime_ns},
+              {"settings", settings},
+              {"status", to_string(status)},
+              {"message", message},
+              {"frames_sampled", frames_sampled},
+              {"shard", shard},
+              {"row", row},
+              {"crops", c}};
+    // JSON holds UTF-8 only: a Latin-1 name keeps its bytes here, or resuming would redo it.
+    if (!valid_utf8(source)) j["source_bytes"] = base64_encode(source);
+    return j;
   }
 
   static Entry from_json(const json& j) {
     Entry e;
-    e.source = j.at("source").get<std::string>();
+    e.source = j.contains("source_bytes") ? base64_decode(j.at("source_bytes").get<std::string>())
+                                          : j.at("source").get<std::string>();
     e.stamp.size = j.at("size").get<int64_t>();
     e.stamp.mtime_ns = j.at("mtime_ns").get<int64_t>();
     e.settings = j.at("settings").get<std::string>();

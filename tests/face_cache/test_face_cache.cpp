@@ -286,3 +286,25 @@ TEST(FaceCacheOptions, BadSettingsAreRefused) {
   o.size = 4;
   EXPECT_THROW(data::extract_faces(o), Error) << "size below 8";
 }
+
+TEST_F(FaceCacheTest, ANameThatIsNotUtf8IsReusedOnTheNextRun) {
+  // The journal is JSON, which holds UTF-8 only: a Latin-1 name keeps its bytes there, so a
+  // second run reuses its entry instead of extracting it again.
+  test::ScopedTempDir out("face-cache-latin1");
+  for (const char* label : {"real", "fake"}) {
+    fs::create_directories(out / "data/train" / label);
+    for (const auto& e : fs::directory_iterator(data_ / "train" / label))
+      if (e.path().extension() == ".jpg") {
+        fs::copy_file(e.path(),
+                      out / "data/train" / label / (std::string("caf\xe9_") + e.path().filename().string()));
+        break;
+      }
+  }
+  auto o = options(out / "cache");
+  o.data_spec = (out / "data").string();
+  const auto first = data::extract_faces(o);
+  ASSERT_EQ(first.files, 2u);
+  const auto second = data::extract_faces(o);
+  EXPECT_EQ(second.reused, 2u);
+  EXPECT_EQ(second.extracted, 0u);
+}
