@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -225,19 +227,28 @@ int run_scan(ScanArgs& a) {
   for (const auto& r : finished) tally.add(r, fail_statuses);
   auto start = std::chrono::steady_clock::now();
   ProgressLine progress_line(todo.size(), progress);
+  int write_error = 0;  // errno of the first write of the results that failed (a full disk)
+  auto check_output = [&] {
+    if (write_error || out.good()) return;
+    write_error = errno ? errno : EIO;
+    InterruptGuard::stop();  // what the other files would say cannot be written either
+  };
   scanner.scan(
       todo,
       [&](std::size_t i, nlohmann::json r) {
         stdin_file.restore(r);
         progress_line.clear();  // a text record may go to the same terminal
         writer.write(r);
+        check_output();
         tally.add(r, fail_statuses);
         progress_line.update(i + 1, r["path"].get<std::string>());
       },
       &InterruptGuard::flag());
   progress_line.clear();
 
-  const int exit_code = InterruptGuard::requested() ? static_cast<int>(kExitInterrupted) : tally.exit_code;
+  int exit_code = write_error                   ? static_cast<int>(kExitFailure)
+                  : InterruptGuard::requested() ? static_cast<int>(kExitInterrupted)
+                                                : tally.exit_code;
   writer.finish(
       {{"files", tally.files},
        {"statuses", tally.statuses},
@@ -256,8 +267,21 @@ int run_scan(ScanArgs& a) {
     std::cerr << "\n";
   }
   out.flush();
+  if (!a.output.empty()) file_out.close();
+  check_output();  // the summary, or the last buffered bytes, may be what did not fit
+  if (write_error) {
+    const std::string target = a.output.empty() ? "standard output" : partial.string();
+    const std::string why = target + ": " + std::strerror(write_error) + "; stopped after " +
+                            std::to_string(tally.files) + " file(s)";
+    if (write_error == EPIPE) {
+      log::warn("the reader of " + why);  // `dfscan -r DIR | head`: nobody reads the rest
+    } else {
+      log::error("cannot write the results to " + why +
+                 (a.output.empty() ? "" : "; the whole records before are kept, rerun with --resume"));
+    }
+    return kExitFailure;
+  }
   if (!a.output.empty()) {
-    file_out.close();
     if (InterruptGuard::requested()) {
       log::warn("interrupted: partial results kept in " + partial.string() + "; rerun with --resume");
     } else {

@@ -31,4 +31,8 @@ const std::atomic<bool>& InterruptGuard::flag() {
   return g_interrupted;
 }
 
+void InterruptGuard::stop() {
+  g_interrupted = true;
+}
+
 }  // namespace dfscan::cli

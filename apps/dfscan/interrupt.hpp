@@ -17,6 +17,9 @@ class InterruptGuard {
   // Set by the first signal; pass it as a cancel flag.
   static const std::atomic<bool>& flag();
   static bool requested() { return flag().load(); }
+  // Stops the command between files as a first signal does, for a reason of its own (its output
+  // can no longer be written); the command chooses its exit code.
+  static void stop();
 
  private:
   void (*previous_int_)(int);

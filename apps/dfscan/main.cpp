@@ -2,8 +2,10 @@
 // outcomes to exit codes; the work lives in libdfscan.
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <set>
@@ -71,6 +73,18 @@ std::vector<std::string> with_default_subcommand(int argc, char** argv, const st
   return args;
 }
 
+// A command's results went to standard output; if they could not all be written (a full disk,
+// a closed pipe), the run failed whatever the command found, unless it already said so.
+int with_output_written(int exit_code) {
+  std::cout.flush();
+  if (std::cout.good() && std::fflush(stdout) == 0 && !std::ferror(stdout)) return exit_code;
+  const int error = errno;
+  if (exit_code == kExitFailure) return exit_code;
+  if (error != EPIPE)  // `dfscan ... | head` closing early is not worth a message
+    std::cerr << "dfscan: error: cannot write standard output: " << std::strerror(error) << "\n";
+  return kExitFailure;
+}
+
 }  // namespace
 }  // namespace dfscan::cli
 
@@ -136,7 +150,7 @@ extern "C" __attribute__((visibility("default"))) int dfscan_cli_main(int argc, 
   std::signal(SIGPIPE, SIG_IGN);
   try {
     for (auto& [sub, run] : runners)
-      if (sub->parsed()) return run();
+      if (sub->parsed()) return with_output_written(run());
     std::cout << app.help();
     return kExitUsage;
   } catch (const CLI::ParseError& e) {

@@ -1,7 +1,10 @@
 // Usage rules that hold for every subcommand, run through the built binary (media build or not):
 // -v/-q anywhere on the line, and out-of-range numbers refused with a one-line message and exit 64.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include "../common/cli.hpp"
@@ -72,4 +75,24 @@ TEST(CliUsage, UnknownDatasetsAndSplitsAreUsageErrors) {
   r = run("eval --dataset FFPP --root /no/such --split validation");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("root not found: /no/such"), std::string::npos) << r.err;
+}
+
+TEST(CliUsage, OutputThatCannotBeWrittenIsAFailure) {
+  // A full disk must not pass for success: /dev/full refuses every write with ENOSPC.
+  static dfscan::test::ScopedTempDir dir("dfscan_cli_full");
+  const auto scores = dir.path() / "scores.csv";
+  std::ofstream(scores) << "path,label,score\na,1,0.9\nb,0,0.2\n";
+  const auto err = dir.path() / "err.txt";
+  const auto eval = [&](const char* to) {
+    const int status = std::system((dfscan::test::quote(dfscan::test::dfscan_binary()) + " eval --scores " +
+                                    dfscan::test::quote(scores.string()) + " > " + to + " 2> " +
+                                    dfscan::test::quote(err.string()))
+                                       .c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  EXPECT_EQ(eval("/dev/full"), 2);
+  const auto message = dfscan::test::slurp(err);
+  EXPECT_NE(message.find("cannot write standard output: No space left on device"), std::string::npos)
+      << message;
+  EXPECT_EQ(eval("/dev/null"), 0);
 }

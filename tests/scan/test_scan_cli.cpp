@@ -398,6 +398,34 @@ TEST(ScanCli, PathsThatAreNotUtf8KeepTheirBytesAndResume) {
                    .contains("path_bytes"));
 }
 
+TEST(ScanCli, ResultsThatCannotBeWrittenStopTheScanWithExit2) {
+  NEED_MODELS();
+  DFSCAN_REQUIRE_FFMPEG();
+  auto dir = mixed_folder();
+  const std::string models = "-m " + shell_quote(Models::get().npr.string()) + " --faces none ";
+  const auto err = ClipDir::get().path() / "write_error.txt";
+  int rc = -1;
+  // A full disk: exit 2 and one line that says so, not exit 0 with the results lost.
+  capture(shell_quote(kBin) + " scan -f jsonl " + models + shell_quote(dir.string()) + " > /dev/full 2> " +
+              shell_quote(err.string()),
+          &rc);
+  EXPECT_EQ(rc, 2);
+  auto message = dfscan::test::slurp(err);
+  EXPECT_NE(
+      message.find("cannot write the results to standard output: No space left on device; stopped after "),
+      std::string::npos)
+      << message;
+  // A reader that goes away (`| head`) stops the scan after the files in progress.
+  const auto files = std::distance(fs::directory_iterator(dir), fs::directory_iterator{});
+  capture(shell_quote(kBin) + " scan -f jsonl " + models + shell_quote(dir.string()) + " 2> " +
+              shell_quote(err.string()) + " | head -c 1 > /dev/null",
+          &rc);
+  message = dfscan::test::slurp(err);
+  const auto at = message.find("Broken pipe; stopped after ");
+  ASSERT_NE(at, std::string::npos) << message;
+  EXPECT_LT(std::stol(message.substr(at + 27)), files) << message;
+}
+
 TEST(ScanCli, UsageErrorsExit64AndMissingModelExits2) {
   int rc = -1;
   run("scan --frames notanumber x.mp4", &rc);
