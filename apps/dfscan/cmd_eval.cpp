@@ -32,6 +32,7 @@
 #include "dfscan/status.hpp"
 #include "exit_codes.hpp"
 #include "interrupt.hpp"
+#include "output.hpp"
 
 namespace dfscan::cli {
 namespace {
@@ -398,6 +399,7 @@ int print_evaluation(const Evaluation& ev, const MetricArgs& m, const eval::Scor
 void check_metric_args(const MetricArgs& m) {
   if (!m.c012.empty() && m.tdcf == "2019")
     throw CLI::ValidationError("--c012", "C0, C1 and C2 are the 2021 formula's weights; drop --tdcf 2019");
+  if (!m.report_dir.empty()) check_writable(m.report_dir, /*is_folder=*/true, "--report");
 }
 
 int run_eval(EvalArgs& a) {
@@ -408,6 +410,7 @@ int run_eval(EvalArgs& a) {
                                "give either --scores FILE.csv... or --dataset NAME --root DIR");
   if (by_dataset) {
     if (a.dataset.root.empty()) throw CLI::ValidationError("--root", "--dataset needs --root DIR (or CSV)");
+    if (!a.output.empty()) check_writable(a.output, /*is_folder=*/false, "-o");
     configure_threads(a.threads);
     const InterruptGuard interrupt;
     auto scored = score_dataset(a.dataset, &InterruptGuard::flag());

@@ -16,6 +16,7 @@
 #include "dfscan/status.hpp"
 #include "dfscan/train.hpp"
 #include "exit_codes.hpp"
+#include "output.hpp"
 
 namespace dfscan::cli {
 namespace {
@@ -56,6 +57,9 @@ int run_train(TrainCliOptions& o) {
     return kExitUsage;
   }
   r.arch_config = parse_arch_config(o.arch_config);
+  // Checked now: the model is written after the last epoch, checkpoints after the first.
+  check_writable(o.output, /*is_folder=*/false, "-o");
+  if (!o.checkpoint_dir.empty()) check_writable(o.checkpoint_dir, /*is_folder=*/true, "--checkpoint-dir");
   r.output = o.output;
   auto& t = r.options;
   t.checkpoint_dir = o.checkpoint_dir.empty() ? std::filesystem::path(o.output + ".ckpt")

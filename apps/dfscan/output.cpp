@@ -1,9 +1,15 @@
 #include "output.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 #include "dfscan/csv.hpp"
 #include "dfscan/json_text.hpp"
+#include "dfscan/status.hpp"
 #include "dfscan/text.hpp"
 
 namespace dfscan::cli {
@@ -63,6 +69,24 @@ std::string exact_path(const nlohmann::json& record) {
     }
   }
   return record.value("path", "");
+}
+
+void check_writable(const std::filesystem::path& path, bool is_folder, const std::string& option) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!is_folder && fs::is_directory(path, ec))
+    throw Error(Status::error, option + ": " + path.string() + " is a folder, not a file");
+  const fs::path folder = is_folder ? path : (path.has_parent_path() ? path.parent_path() : fs::path("."));
+  fs::create_directories(folder, ec);
+  if (ec) throw Error(Status::error, option + ": cannot create " + folder.string() + ": " + ec.message());
+  // Permission bits do not tell (root, read-only mounts, /proc): write a file and remove it.
+  const auto probe = folder / (".dfscan-write-check-" + std::to_string(::getpid()));
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0)
+    throw Error(Status::permission_denied,
+                option + ": cannot write in " + folder.string() + ": " + std::strerror(errno));
+  ::close(fd);
+  ::unlink(probe.c_str());
 }
 
 std::string status_summary_line(const nlohmann::json& summary) {

@@ -1,6 +1,7 @@
 #pragma once
 // Writing per-file records as text, one JSON document, JSON Lines or CSV. Shared by subcommands:
 // they build nlohmann::json records and never format output themselves.
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -58,6 +59,12 @@ class RecordWriter {
 // with U+FFFD in `path` and the exact bytes, base64-encoded, in `path_bytes`. This reads the exact
 // path back from such a record.
 std::string exact_path(const nlohmann::json& record);
+
+// Refuses, before any work, an output whose folder cannot be written (a typo, a read-only disk):
+// a command that scores a dataset or trains for hours must not fail at its last step. Creates the
+// folder (`path` itself when `is_folder`, else its parent) and any missing parents, and writes and
+// removes a file in it. Throws dfscan::Error naming `option`.
+void check_writable(const std::filesystem::path& path, bool is_folder, const std::string& option);
 
 // "3 file(s): 2 ok 1 not_found" from a summary holding "files" and "counts" (StatusCounts).
 std::string status_summary_line(const nlohmann::json& summary);

@@ -96,3 +96,17 @@ TEST(CliUsage, OutputThatCannotBeWrittenIsAFailure) {
       << message;
   EXPECT_EQ(eval("/dev/null"), 0);
 }
+
+TEST(CliUsage, AnOutputThatCannotBeWrittenIsRefusedBeforeAnyWork) {
+  // Scoring a dataset or training takes hours: an unwritable -o or --report is found first, not
+  // at the last step. (/proc refuses new entries even to root.)
+  auto r = run("eval --scores /no/such/scores.csv --report /proc/dfscan-report");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--report: cannot create /proc/dfscan-report"), std::string::npos) << r.err;
+  r = run("train --arch npr --data /no/such.csv -o /proc/dfscan/model.safetensors");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("-o: cannot create /proc/dfscan"), std::string::npos) << r.err;
+  r = run("eval --dataset folder --root /no/such -o /proc");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("-o: /proc is a folder, not a file"), std::string::npos) << r.err;
+}
