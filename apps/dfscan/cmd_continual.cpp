@@ -34,6 +34,7 @@
 #include "dfscan/runtime.hpp"
 #include "dfscan/status.hpp"
 #include "exit_codes.hpp"
+#include "output.hpp"
 #include "scan_inputs.hpp"
 
 namespace dfscan::cli {
@@ -290,6 +291,9 @@ int run_continual_command(const ContinualArgs& args) {
   if (!args.save_model.empty() && args.valid_share <= 0.0)
     throw Error(Status::error,
                 "--save-model needs --valid-share (the threshold is chosen on validation data)");
+  // Both are written after every run has trained: checked now.
+  if (!args.save_model.empty()) check_writable(args.save_model, /*is_folder=*/false, "--save-model");
+  if (!args.json_out.empty()) check_writable(args.json_out, /*is_folder=*/false, "--json");
   auto rows = read_manifest(manifest);
   // A task no row belongs to (a typo in the task list) is named before any audio is decoded.
   for (const auto& task : task_names)
