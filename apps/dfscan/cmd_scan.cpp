@@ -45,6 +45,7 @@ struct ScanArgs {
   std::string output;
   std::string shard;
   bool resume = false;
+  bool dry_run = false;
   std::vector<std::string> fail_on;
   bool progress = false, no_progress = false;
 };
@@ -185,6 +186,20 @@ int run_scan(ScanArgs& a) {
     for (auto& f : inputs)
       if (fnv1a64(f.shard_key) % shard.second == shard.first) mine.push_back(std::move(f));
     inputs = std::move(mine);
+  }
+
+  if (a.dry_run) {
+    // What this run would scan, after the globs, the shard and --resume; nothing is opened,
+    // written or loaded, so a shard plan can be checked before a cluster job.
+    std::set<std::string> done;
+    if (a.resume) {
+      const fs::path partial = a.output + ".partial";
+      for (const auto& r : read_finished(fs::exists(partial) ? partial : fs::path(a.output)))
+        done.insert(exact_path(r));
+    }
+    for (const auto& f : inputs)
+      if (!done.count(f.path)) std::cout << f.path << '\n';
+    return kExitOk;
   }
 
   // -o FILE: append to FILE.partial as records finish, rename on success.
@@ -336,6 +351,9 @@ std::function<int()> add_scan(CLI::App& root) {
   s->add_option("-o,--output", a->output, "Write results to FILE (atomically; FILE.partial while running)");
   s->add_option("--shard", a->shard, "Scan only shard I of N (I/N), by a stable hash of each path");
   s->add_flag("--resume", a->resume, "Skip files already in -o FILE (or FILE.partial)");
+  s->add_flag("--dry-run", a->dry_run,
+              "Print the files this run would scan (after --include/--exclude, --shard and --resume), one a "
+              "line, and exit");
   s->add_option("--fail-on", a->fail_on, "Statuses that also count as failures, e.g. no_face,not_scored")
       ->delimiter(',')
       ->allow_extra_args(false);

@@ -426,6 +426,42 @@ TEST(ScanCli, ResultsThatCannotBeWrittenStopTheScanWithExit2) {
   EXPECT_LT(std::stol(message.substr(at + 27)), files) << message;
 }
 
+TEST(ScanCli, DryRunListsWhatARunWouldScanAndTouchesNothing) {
+  DFSCAN_REQUIRE_FFMPEG();
+  auto dir = mixed_folder();
+  int rc = -1;
+  auto lines = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  };
+  const auto all = lines(run("scan --dry-run " + shell_quote(dir.string()), &rc));
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(all.size(),
+            static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator{})));
+  EXPECT_TRUE(std::is_sorted(all.begin(), all.end()));
+  // The shards' lists partition the whole.
+  std::vector<std::string> joined;
+  for (int i = 0; i < 3; ++i)
+    for (const auto& p :
+         lines(run("scan --dry-run --shard " + std::to_string(i) + "/3 " + shell_quote(dir.string()), &rc)))
+      joined.push_back(p);
+  std::sort(joined.begin(), joined.end());
+  EXPECT_EQ(joined, all);
+  // With --resume, the files an earlier run finished are left out; no file is created or changed.
+  const dfscan::test::ScopedTempDir out("dfscan_dry_run");
+  const auto partial = out.path() / "r.jsonl.partial";
+  std::ofstream(partial) << json{{"type", "file"}, {"path", all[0]}, {"status", "ok"}}.dump() << "\n{\"torn";
+  const auto before = dfscan::test::slurp(partial);
+  const auto rest = lines(run("scan --dry-run --resume -o " + shell_quote((out.path() / "r.jsonl").string()) +
+                                  " " + shell_quote(dir.string()),
+                              &rc));
+  EXPECT_EQ(rest, std::vector<std::string>(all.begin() + 1, all.end()));
+  EXPECT_EQ(dfscan::test::slurp(partial), before);
+  EXPECT_FALSE(fs::exists(out.path() / "r.jsonl"));
+}
+
 TEST(ScanCli, UsageErrorsExit64AndMissingModelExits2) {
   int rc = -1;
   run("scan --frames notanumber x.mp4", &rc);
