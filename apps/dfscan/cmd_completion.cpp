@@ -117,6 +117,11 @@ std::string bash_script(const CLI::App& root) {
       s << "    " << patterns << ") choices='" << join(values) << "' ;;\n";
     }
   s << "  esac\n"
+       "  # After a model option: the model names dfscan resolves, and files.\n"
+       "  case \"$prev\" in\n"
+       "    -m|--model|--init) COMPREPLY=( $(compgen -W \"$(\"${COMP_WORDS[0]}\" models list --names "
+       "2>/dev/null)\" -- \"$cur\") $(compgen -f -- \"$cur\") ); return 0 ;;\n"
+       "  esac\n"
        "  if [[ -n \"$choices\" ]]; then\n"
        "    COMPREPLY=( $(compgen -W \"$choices\" -- \"$cur\") )\n"
        "    return 0\n"

@@ -30,6 +30,7 @@ struct ModelsArgs {
   ImportOptions import;
   std::string src, out, model, format = "text";
   bool load = false;
+  bool names_only = false;
 };
 
 int run_import(const ModelsArgs& a) {
@@ -45,6 +46,20 @@ int run_import(const ModelsArgs& a) {
 }
 
 int run_list(const ModelsArgs& a) {
+  if (a.names_only) {
+    // For shell completion: the names -m resolves, first folder first, without reading any file.
+    std::set<std::string> seen;
+    for (const auto& dir : model_search_dirs()) {
+      std::error_code ec;
+      std::vector<std::string> names;
+      for (const auto& e : fs::directory_iterator(dir, ec))
+        if (e.path().extension() == ".safetensors" && seen.insert(e.path().stem().string()).second)
+          names.push_back(e.path().stem().string());
+      std::sort(names.begin(), names.end());
+      for (const auto& n : names) std::cout << n << "\n";
+    }
+    return kExitOk;
+  }
   auto rows = nlohmann::json::array();
   int failures = 0;
   for (const auto& dir : model_search_dirs()) {
@@ -153,6 +168,7 @@ std::function<int()> add_models(CLI::App& root) {
 
   auto* list = models->add_subcommand("list", "List the models found in the model folders");
   list->add_option("-f,--format", args->format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  list->add_flag("--names", args->names_only, "Only the model names, one a line (for shell completion)");
 
   auto* info = models->add_subcommand("info", "Show a model's manifest");
   info->add_option("model", args->model, "Model name or path")->required();

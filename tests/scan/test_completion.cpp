@@ -34,7 +34,8 @@ fs::path script() {
 // in an empty folder so that no file names mix in.
 std::string complete(const std::string& line) {
   const std::string program =
-      "source " + shell_quote(script().string()) + "; line=" + shell_quote(line) +
+      "PATH=" + shell_quote(fs::path(kBin).parent_path().string()) + ":$PATH; source " +
+      shell_quote(script().string()) + "; line=" + shell_quote(line) +
       "; read -ra COMP_WORDS <<< \"$line\"; [[ \"$line\" == *' ' ]] && "
       "COMP_WORDS+=(''); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); "
       "empty=$(mktemp -d); cd \"$empty\"; _dfscan; printf '%s\\n' \"${COMPREPLY[@]}\"; rmdir \"$empty\"";
@@ -117,4 +118,11 @@ TEST(Completion, ZshRunsTheBashFunctionThroughBashcompinit) {
     EXPECT_EQ(dfscan::test::run_shell("zsh -n " + shell_quote(file.string())), 0);
     fs::remove(file);
   }
+}
+
+TEST(Completion, ModelOptionsOfferTheModelNames) {
+  if (!fs::exists(DFSCAN_SOURCE_DIR "/models/genconvit-ed-atto.safetensors"))
+    GTEST_SKIP() << "no shipped models";
+  EXPECT_NE(complete("dfscan bench -m gen").find("\ngenconvit-ed-atto\n"), std::string::npos);
+  EXPECT_NE(complete("dfscan bench --model ").find("\nnpr-proxy\n"), std::string::npos);
 }
