@@ -62,6 +62,7 @@ int run_list(const ModelsArgs& a) {
   }
   auto rows = nlohmann::json::array();
   int failures = 0;
+  std::set<std::string> seen;  // a name in an earlier folder hides the same name in later ones
   for (const auto& dir : model_search_dirs()) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) continue;
@@ -76,7 +77,8 @@ int run_list(const ModelsArgs& a) {
                         {"arch", m.value("arch", "")},
                         {"modality", m.value("modality", "")},
                         {"threshold", m.value("threshold", 0.5)},
-                        {"path", f.string()}});
+                        {"path", f.string()},
+                        {"used", seen.insert(f.stem().string()).second}});
       } catch (const Error& e) {
         ++failures;
         rows.push_back({{"name", f.stem().string()}, {"path", f.string()}, {"error", e.what()}});
@@ -96,7 +98,9 @@ int run_list(const ModelsArgs& a) {
       }
       std::cout << std::setw(24) << r["name"].get<std::string>() << std::setw(16)
                 << r["arch"].get<std::string>() << std::setw(8) << r["modality"].get<std::string>()
-                << r["path"].get<std::string>() << "\n";
+                << r["path"].get<std::string>()
+                << (r["used"].get<bool>() ? "" : "  (hidden: the same name in a folder above is used)")
+                << "\n";
     }
   }
   return failures ? kExitFailure : kExitOk;

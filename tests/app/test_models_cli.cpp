@@ -37,4 +37,24 @@ TEST(ModelsCli, InfoShowsEveryManifestKeyReadably) {
   EXPECT_EQ(text.out.find("name:             \""), std::string::npos) << text.out;
 }
 
+TEST(ModelsCli, ListSaysWhichOfTwoSameNamedModelsIsUsed) {
+  if (!fs::exists(kModels / "npr-proxy.safetensors")) GTEST_SKIP() << "shipped model absent";
+  static dfscan::test::ScopedTempDir dir("dfscan_models_shadow");
+  fs::copy_file(kModels / "npr-proxy.safetensors", dir.path() / "npr-proxy.safetensors");
+  const auto r = dfscan::test::run_command("DFSCAN_MODELS_DIR=" + dfscan::test::quote(dir.path().string()) +
+                                               " " + dfscan::test::quote(dfscan::test::dfscan_binary()) +
+                                               " models list -f json",
+                                           dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  int used = 0, hidden = 0;
+  for (const auto& row : nlohmann::json::parse(r.out)) {
+    if (row["name"] != "npr-proxy") continue;
+    const bool mine = row["path"] == (dir.path() / "npr-proxy.safetensors").string();
+    EXPECT_EQ(row["used"], mine) << row;  // the user's folder comes first
+    (row["used"].get<bool>() ? used : hidden) += 1;
+  }
+  EXPECT_EQ(used, 1);
+  EXPECT_EQ(hidden, 1);
+}
+
 }  // namespace
