@@ -357,6 +357,7 @@ Evaluation evaluate_table(const eval::ScoreTable& table, const MetricArgs& m, js
   if (m.bootstrap > 0)
     header << "; " << m.bootstrap << (options.bootstrap.stratified ? " stratified" : "")
            << " bootstrap resamples, seed " << m.seed;
+  if (!table.scored_by.empty()) header << "\nscored by " << table.scored_by;
   ev.header = header.str();
 
   // Plot data only goes to report.json, not to stdout: it is large and only the HTML needs it.

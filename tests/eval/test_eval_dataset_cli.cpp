@@ -37,6 +37,7 @@ TEST_F(EvalDataset, TestSplitOfTheDfdcSamplePrintsTheMetricTable) {
   ASSERT_TRUE(r.exit_code == 0) << r.exit_code << "\n" << r.err << r.out;
   std::cout << r.out;
   EXPECT_NE(r.out.find("scored files"), std::string::npos);
+  EXPECT_NE(r.out.find("\nscored by genconvit-ed-atto@sha256:"), std::string::npos) << "which run made the scores";
   for (const char* row : {"\nauc ", "\nap ", "\neer ", "\nlog_loss ", "\naccuracy ", "\nbalanced_accuracy ",
                           "\ntpr_at_fpr_1pct "})
     EXPECT_NE(r.out.find(row), std::string::npos) << row;
