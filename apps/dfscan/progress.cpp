@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include "dfscan/text.hpp"
+
 namespace dfscan::cli {
 namespace {
 
@@ -14,19 +16,6 @@ std::size_t terminal_width() {
   winsize size{};
   if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
   return 80;
-}
-
-std::string duration_text(double seconds) {
-  const auto s = static_cast<long long>(std::llround(seconds));
-  char buf[32];
-  if (s < 60) {
-    std::snprintf(buf, sizeof buf, "%llds", s);
-  } else if (s < 3600) {
-    std::snprintf(buf, sizeof buf, "%lldm%02llds", s / 60, s % 60);
-  } else {
-    std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, s % 3600 / 60);
-  }
-  return buf;
 }
 
 }  // namespace
@@ -42,7 +31,7 @@ std::string ProgressLine::format(std::size_t done, std::size_t total, double sec
     char buf[64];
     std::snprintf(buf, sizeof buf, rate >= 10 ? " %.0f files/s" : " %.2g files/s", rate);
     line += buf;
-    if (done < total) line += ", " + duration_text(static_cast<double>(total - done) / rate) + " left";
+    if (done < total) line += ", " + format_duration(static_cast<double>(total - done) / rate) + " left";
   }
   if (!note.empty() && line.size() + 2 < width) {
     const std::size_t room = width - line.size() - 2;

@@ -10,6 +10,9 @@ namespace dfscan {
 // (Quoted fields are csv::split's.)
 std::vector<std::string> split_on(std::string_view text, char separator);
 
+// A time span for people: "45s", "5m20s", "2h05m".
+std::string format_duration(double seconds);
+
 // Strict UTF-8: no overlong forms, surrogates or code points above U+10FFFF.
 bool valid_utf8(std::string_view text);
 

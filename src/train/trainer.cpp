@@ -20,6 +20,7 @@
 #include "dfscan/runtime.hpp"
 #include "dfscan/sbi.hpp"
 #include "dfscan/status.hpp"
+#include "dfscan/text.hpp"
 #include "dfscan/train.hpp"
 #include "train/amp.hpp"
 #include "train/augment.hpp"
@@ -601,9 +602,14 @@ TrainResult train(TrainableModel& model, const data::Dataset& dataset, const Tra
       ++loss_count;
       metrics_log.write({{"type", "step"}, {"epoch", epoch + 1}, {"step", step}, {"loss", l}, {"lr", lr}});
       ++step;
-      if (tty)
-        std::fprintf(stderr, "\r\033[Kepoch %d/%d  batch %lld/%lld  loss %.4f  lr %.2e", epoch + 1, o.epochs,
-                     static_cast<long long>(b + 1), static_cast<long long>(batches), l, lr);
+      if (tty) {
+        const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const auto left =
+            format_duration(spent / static_cast<double>(b + 1) * static_cast<double>(batches - b - 1));
+        std::fprintf(stderr, "\r\033[Kepoch %d/%d  batch %lld/%lld  loss %.4f  lr %.2e  %s left in the epoch",
+                     epoch + 1, o.epochs, static_cast<long long>(b + 1), static_cast<long long>(batches), l,
+                     lr, left.c_str());
+      }
     }
     if (next.valid()) next.wait();
     if (tty) std::fputc('\n', stderr);

@@ -15,6 +15,15 @@ TEST(Text, SplitOnKeepsEmptyParts) {
   EXPECT_EQ(dfscan::split_on("one", '+'), (std::vector<std::string>{"one"}));
 }
 
+TEST(Text, DurationsReadAsPeopleWriteThem) {
+  EXPECT_EQ(dfscan::format_duration(0), "0s");
+  EXPECT_EQ(dfscan::format_duration(44.6), "45s");
+  EXPECT_EQ(dfscan::format_duration(320), "5m20s");
+  EXPECT_EQ(dfscan::format_duration(3599.4), "59m59s");
+  EXPECT_EQ(dfscan::format_duration(7500), "2h05m");
+  EXPECT_EQ(dfscan::format_duration(-3), "0s");
+}
+
 TEST(Text, ValidUtf8IsStrict) {
   EXPECT_TRUE(dfscan::valid_utf8(""));
   EXPECT_TRUE(dfscan::valid_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
