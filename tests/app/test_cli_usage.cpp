@@ -19,6 +19,14 @@ dfscan::test::Outcome run(const std::string& args) {
   return run_dfscan(args, dir.path());
 }
 
+// Runs `args` and expects exit code `code` with `message` on stderr.
+void expect_exit(const std::string& args, int code, const std::string& message) {
+  SCOPED_TRACE(args);
+  const auto r = run(args);
+  EXPECT_EQ(r.exit_code, code);
+  EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+}
+
 }  // namespace
 
 TEST(CliUsage, RootFlagsAreAcceptedAfterAnySubcommand) {
@@ -27,35 +35,25 @@ TEST(CliUsage, RootFlagsAreAcceptedAfterAnySubcommand) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   r = run("models info no-such-model -v");
   EXPECT_EQ(r.exit_code, 2) << r.err;  // the model is missing; the flag was understood
-  r = run("eval --scores /no/such/scores.csv -q");
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find("cannot open score file"), std::string::npos) << r.err;
+  expect_exit("eval --scores /no/such/scores.csv -q", 2, "cannot open score file");
 }
 
 TEST(CliUsage, OutOfRangeNumbersNameTheRuleAndTheValue) {
-  auto r = run("bench --arch npr --arch-config tiny -b 0");
-  EXPECT_EQ(r.exit_code, 64);
-  EXPECT_NE(r.err.find("--batch: must be > 0, not 0"), std::string::npos) << r.err;
+  expect_exit("bench --arch npr --arch-config tiny -b 0", 64, "--batch: must be > 0, not 0");
+  const auto r = run("bench --arch npr --arch-config tiny -b 0");
   EXPECT_EQ(r.err.find("1797693"), std::string::npos) << r.err;  // not CLI11's range up to DBL_MAX
-  r = run("bench --arch npr --arch-config tiny -b 1 --repeats 0");
-  EXPECT_EQ(r.exit_code, 64);
-  EXPECT_NE(r.err.find("--repeats: must be > 0, not 0"), std::string::npos) << r.err;
-  r = run("train --arch npr --data /no/such.csv -o /no/such.safetensors --lr -1");
-  EXPECT_EQ(r.exit_code, 64);
-  EXPECT_NE(r.err.find("--lr: must be > 0, not -1"), std::string::npos) << r.err;
-  r = run("train --arch npr --data /no/such.csv -o /no/such.safetensors --threads -2");
-  EXPECT_EQ(r.exit_code, 64);
-  EXPECT_NE(r.err.find("--threads: must be >= 0, not -2"), std::string::npos) << r.err;
+  expect_exit("bench --arch npr --arch-config tiny -b 1 --repeats 0", 64, "--repeats: must be > 0, not 0");
+  expect_exit("train --arch npr --data /no/such.csv -o /no/such.safetensors --lr -1", 64,
+              "--lr: must be > 0, not -1");
+  expect_exit("train --arch npr --data /no/such.csv -o /no/such.safetensors --threads -2", 64,
+              "--threads: must be >= 0, not -2");
 }
 
 TEST(CliUsage, AMistypedDeviceIsAUsageError) {
   // Before, `--device gpu` loaded the models and then failed with exit 2, like a missing GPU.
   for (const char* command : {"bench --arch npr --arch-config tiny -b 1", "eval --scores /no/such.csv",
                               "train --arch npr --data /no/such.csv -o /no/such.safetensors"}) {
-    SCOPED_TRACE(command);
-    auto r = run(std::string(command) + " --device gpu");
-    EXPECT_EQ(r.exit_code, 64);
-    EXPECT_NE(r.err.find("'gpu' is not auto, cpu, cuda or cuda:N"), std::string::npos) << r.err;
+    expect_exit(std::string(command) + " --device gpu", 64, "'gpu' is not auto, cpu, cuda or cuda:N");
   }
   EXPECT_EQ(run("bench --arch npr --arch-config tiny -b 1 --device cuda:x").exit_code, 64);
   // A well-spelt device is accepted by the parser; whether it exists is the command's business.
@@ -63,18 +61,13 @@ TEST(CliUsage, AMistypedDeviceIsAUsageError) {
 }
 
 TEST(CliUsage, UnknownDatasetsAndSplitsAreUsageErrors) {
-  auto r = run("eval --dataset asvspoof2019 --root /no/such");
-  EXPECT_EQ(r.exit_code, 64);
-  EXPECT_NE(r.err.find("unknown dataset 'asvspoof2019' (known: folder, csv, ffpp,"), std::string::npos)
-      << r.err;
-  r = run("eval --dataset folder --root /no/such --split foo");
-  EXPECT_EQ(r.exit_code, 64);
-  EXPECT_NE(r.err.find("unknown split 'foo' (train, valid, test)"), std::string::npos) << r.err;
+  expect_exit("eval --dataset asvspoof2019 --root /no/such", 64,
+              "unknown dataset 'asvspoof2019' (known: folder, csv, ffpp,");
+  expect_exit("eval --dataset folder --root /no/such --split foo", 64,
+              "unknown split 'foo' (train, valid, test)");
   // Names are not case-sensitive, and the dataset's own split names are accepted; the missing root
   // is then the (run-time) failure.
-  r = run("eval --dataset FFPP --root /no/such --split validation");
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("root not found: /no/such"), std::string::npos) << r.err;
+  expect_exit("eval --dataset FFPP --root /no/such --split validation", 2, "root not found: /no/such");
 }
 
 TEST(CliUsage, OutputThatCannotBeWrittenIsAFailure) {
@@ -100,13 +93,9 @@ TEST(CliUsage, OutputThatCannotBeWrittenIsAFailure) {
 TEST(CliUsage, AnOutputThatCannotBeWrittenIsRefusedBeforeAnyWork) {
   // Scoring a dataset or training takes hours: an unwritable -o or --report is found first, not
   // at the last step. (/proc refuses new entries even to root.)
-  auto r = run("eval --scores /no/such/scores.csv --report /proc/dfscan-report");
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--report: cannot create /proc/dfscan-report"), std::string::npos) << r.err;
-  r = run("train --arch npr --data /no/such.csv -o /proc/dfscan/model.safetensors");
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("-o: cannot create /proc/dfscan"), std::string::npos) << r.err;
-  r = run("eval --dataset folder --root /no/such -o /proc");
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("-o: /proc is a folder, not a file"), std::string::npos) << r.err;
+  expect_exit("eval --scores /no/such/scores.csv --report /proc/dfscan-report", 2,
+              "--report: cannot create /proc/dfscan-report");
+  expect_exit("train --arch npr --data /no/such.csv -o /proc/dfscan/model.safetensors", 2,
+              "-o: cannot create /proc/dfscan");
+  expect_exit("eval --dataset folder --root /no/such -o /proc", 2, "-o: /proc is a folder, not a file");
 }
