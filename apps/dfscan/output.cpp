@@ -107,7 +107,7 @@ void RecordWriter::write(nlohmann::json record) {
   }
   switch (format_) {
     case OutputFormat::jsonl:
-      out_ << record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n' << std::flush;
+      out_ << json_text(record) << '\n' << std::flush;
       break;
     case OutputFormat::json:
       buffered_.push_back(std::move(record));
@@ -148,14 +148,14 @@ void RecordWriter::finish(nlohmann::json summary) {
   if (!layout_.schema.empty()) summary["schema"] = layout_.schema;
   switch (format_) {
     case OutputFormat::jsonl:
-      out_ << summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n' << std::flush;
+      out_ << json_text(summary) << '\n' << std::flush;
       break;
     case OutputFormat::json: {
       nlohmann::json doc;
       doc["schema"] = layout_.schema;
       doc["results"] = std::move(buffered_);
       doc["summary"] = std::move(summary);
-      out_ << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n' << std::flush;
+      out_ << json_text(doc, 2) << '\n' << std::flush;
       buffered_ = nlohmann::json::array();
       break;
     }
