@@ -6,7 +6,6 @@
 // trained detector as an `audio-spoof` model file whose threshold is the validation EER point.
 #include "checks.hpp"
 #include "dfscan/config.hpp"
-#include "dfscan/json_text.hpp"
 #if DFSCAN_WITH_MEDIA
 
 #include <torch/torch.h>
@@ -27,12 +26,14 @@
 #include "dfscan/audio/continual.hpp"
 #include "dfscan/checkpoint.hpp"
 #include "dfscan/dataset.hpp"
+#include "dfscan/json_text.hpp"
 #include "dfscan/log.hpp"
 #include "dfscan/media.hpp"
 #include "dfscan/metrics.hpp"
 #include "dfscan/model_file.hpp"
 #include "dfscan/runtime.hpp"
 #include "dfscan/status.hpp"
+#include "dfscan/train.hpp"
 #include "exit_codes.hpp"
 #include "output.hpp"
 #include "scan_inputs.hpp"
@@ -265,9 +266,10 @@ nlohmann::json save_model(const ContinualArgs& args, const audio::ModelConfig& m
        "threshold = EER point on the valid split (whole recordings and sentences held back from "
        "training); test split never used for training or selection"}};
   if (!unreadable.empty()) {
-    // As dfscan train's manifests: the count, and the first 20 files.
+    // As dfscan train's manifests: the count, and the first few files.
     auto first = unreadable;
-    if (first.size() > 20) first.erase(first.begin() + 20, first.end());
+    if (first.size() > train::kUnreadableListed)
+      first.erase(first.begin() + static_cast<std::ptrdiff_t>(train::kUnreadableListed), first.end());
     manifest["training"]["unreadable_samples"] = {{"count", unreadable.size()}, {"files", first}};
   }
   manifest["dfscan_version"] = DFSCAN_VERSION;
@@ -317,7 +319,8 @@ int run_continual_command(const ContinualArgs& args) {
     auto decoded = media::read_audio(row.path);
     if (decoded.status != Status::ok || decoded.pcm.empty()) {
       const auto message = decoded.status == Status::ok ? std::string("no samples") : decoded.message;
-      if (unreadable.size() < 20) log::warn("left out, unreadable: " + row.path + ": " + message);
+      if (unreadable.size() < train::kUnreadableListed)
+        log::warn("left out, unreadable: " + row.path + ": " + message);
       unreadable.push_back(
           {{"path", row.path},
            {"status", to_string(decoded.status == Status::ok ? Status::empty : decoded.status)},

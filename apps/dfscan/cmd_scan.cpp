@@ -1,7 +1,6 @@
 // `dfscan [scan] PATH...`: the main job. Results on stdout (or -o FILE), logs on stderr.
 #include "checks.hpp"
 #include "dfscan/config.hpp"
-#include "dfscan/json_text.hpp"
 #if DFSCAN_WITH_MEDIA
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 
 #include "command.hpp"
 #include "config_file.hpp"
+#include "dfscan/json_text.hpp"
 #include "dfscan/log.hpp"
 #include "dfscan/runtime.hpp"
 #include "dfscan/scan.hpp"

@@ -101,6 +101,9 @@ struct TrainableModel {
   InputSpec input;
 };
 
+// How many unreadable samples a training log and manifest name (all are counted).
+inline constexpr std::size_t kUnreadableListed = 20;
+
 struct TrainResult {
   int epochs_run = 0;
   int64_t steps = 0;
@@ -114,7 +117,7 @@ struct TrainResult {
   int rank = 0;  // distributed: only rank 0 holds the selected weights and writes files
   int world_size = 1;
   // Samples left out because they could not be read: {"count": N, "files": [{"path", "error"}, ...]}
-  // (the first 20). A distributed rank knows of those in its own slices and in validation.
+  // (the first kUnreadableListed). A distributed rank knows of those in its slices and validation.
   nlohmann::json unreadable = {{"count", 0}, {"files", nlohmann::json::array()}};
 };
 

@@ -115,15 +115,13 @@ struct Batch {
 // same samples.
 class UnreadableSamples {
  public:
-  static constexpr std::size_t kListed = 20;
-
   void note(const std::string& path, const std::string& message) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!seen_.insert(path).second) return;
-    if (files_.size() < kListed) {
+    if (files_.size() < kUnreadableListed) {
       files_.push_back({{"path", path}, {"error", message}});
       log::warn("left out of training, unreadable: " + path + ": " + message);
-      if (files_.size() == kListed) log::warn("further unreadable samples are counted, not logged");
+      if (files_.size() == kUnreadableListed) log::warn("further unreadable samples are counted, not logged");
     }
   }
   std::size_t count() const {
