@@ -490,45 +490,50 @@ std::function<int()> make_continual(CLI::App& root) {
   sub->add_option("--tasks", args->tasks_file,
                   "tasks.toml: manifest = \"...\", tasks = [...] (see scripts/build-audio-benchmark.sh)")
       ->required();
-  sub->add_option("--strategies", args->strategies, "finetune, ewc, lwf, replay, owm, rawm, rwm")
-      ->delimiter(',');
-  sub->add_option("--seeds", args->seeds, "seeds")->delimiter(',');
-  sub->add_option("--model", args->model, "lcnn | resnet | stats-mlp");
-  sub->add_option("--features", args->features, "lfcc | mfcc | log-mel | log-spectrogram ...");
-  sub->add_option("--frames", args->frames, "frames per input (center crop / repeat pad)")->check(kPositive);
-  sub->add_option("--epochs", args->epochs, "epochs per task")->check(kPositive);
-  sub->add_option("--batch-size", args->batch_size, "minibatch size")->check(kPositive);
-  sub->add_option("--lr", args->lr, "learning rate")->check(kPositive);
-  sub->add_option("--optimizer", args->optimizer, "sgd (momentum 0.9) | adam");
-  sub->add_option("--head-hidden", args->head_hidden, "hidden widths of the classifier head")->delimiter(',');
-  sub->add_flag("--freeze-backbone", args->freeze_backbone, "train only the head after the first task");
+  sub->add_option("--strategies", args->strategies, "Continual-learning strategies to compare")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"finetune", "ewc", "lwf", "replay", "owm", "rawm", "rwm"}));
+  sub->add_option("--seeds", args->seeds, "Seeds; every strategy runs once per seed")->delimiter(',');
+  sub->add_option("--model", args->model, "Audio network")
+      ->check(CLI::IsMember({"lcnn", "resnet", "stats-mlp"}));
+  sub->add_option("--features", args->features, "Front end")
+      ->check(CLI::IsMember({"lfcc", "mfcc", "log-mel", "mel", "log-spectrogram", "spectrogram"}));
+  sub->add_option("--frames", args->frames, "Frames per input (centre crop, or repeat padding)")
+      ->check(kPositive);
+  sub->add_option("--epochs", args->epochs, "Epochs per task")->check(kPositive);
+  sub->add_option("--batch-size", args->batch_size, "Minibatch size")->check(kPositive);
+  sub->add_option("--lr", args->lr, "Learning rate")->check(kPositive);
+  sub->add_option("--optimizer", args->optimizer, "sgd (momentum 0.9) or adam")
+      ->check(CLI::IsMember({"sgd", "adam"}));
+  sub->add_option("--head-hidden", args->head_hidden, "Hidden widths of the classifier head")->delimiter(',');
+  sub->add_flag("--freeze-backbone", args->freeze_backbone, "Train only the head after the first task");
   sub->add_option("--ewc-lambda", args->strategy.ewc_lambda, "EWC penalty weight");
   sub->add_option("--lwf-lambda", args->strategy.lwf_lambda, "LwF distillation weight");
-  sub->add_option("--replay-capacity", args->strategy.replay_capacity, "replay buffer size")
+  sub->add_option("--replay-capacity", args->strategy.replay_capacity, "Replay buffer size")
       ->check(kNonNegative);
-  sub->add_option("--rls-alpha", args->strategy.rls_alpha, "OWM/RAWM/RWM RLS regulariser");
-  sub->add_option("--beta-min", args->strategy.beta_min, "RAWM/RWM beta clamp, low");
-  sub->add_option("--beta-max", args->strategy.beta_max, "RAWM/RWM beta clamp, high");
+  sub->add_option("--rls-alpha", args->strategy.rls_alpha, "OWM/RAWM/RWM: RLS regulariser");
+  sub->add_option("--beta-min", args->strategy.beta_min, "RAWM/RWM: beta clamp, low");
+  sub->add_option("--beta-max", args->strategy.beta_max, "RAWM/RWM: beta clamp, high");
   sub->add_flag("--reference-compat", args->strategy.reference_compat,
                 "RAWM/RWM/OWM: the published code's update");
   sub->add_option("--device", args->device, "cpu, cuda, cuda:N or auto")->check(kDevice);
-  sub->add_option("--json", args->json_out, "write every run and the summary as JSON");
+  sub->add_option("--json", args->json_out, "Write every run and the summary as JSON");
   sub->add_option("--valid-share", args->valid_share,
-                  "hold back this share of the training recordings and sentences for validation")
+                  "Hold back this share of the training recordings and sentences for validation")
       ->check(CLI::Range(0.0, 0.9));
   sub->add_option("--save-model", args->save_model,
-                  "write the trained detector (one strategy, one seed) as an audio-spoof model file");
+                  "Write the trained detector (one strategy, one seed) as an audio-spoof model file");
   sub->add_option("--model-name", args->model_name,
-                  "name in the saved model's manifest (default: file stem)");
-  sub->add_option("--window-seconds", args->window_seconds, "saved model: scan window length")
+                  "Name in the saved model's manifest (default: file stem)");
+  sub->add_option("--window-seconds", args->window_seconds, "Saved model: scan window length")
       ->check(kPositive);
-  sub->add_option("--hop-seconds", args->hop_seconds, "saved model: scan window hop")->check(kPositive);
+  sub->add_option("--hop-seconds", args->hop_seconds, "Saved model: scan window hop")->check(kPositive);
   sub->add_flag("--train-windows", args->train_windows,
-                "train and validate on every scan window of each file (--window-seconds, --hop-seconds) "
+                "Train and validate on every scan window of each file (--window-seconds, --hop-seconds) "
                 "instead of its centre crop; test sets keep one crop per file");
   sub->add_flag(
       "--balance-attacks", args->balance_attacks,
-      "train/valid: repeat the fakes of the smaller attacks of a joint task (a+b) up to the largest");
+      "Train/valid: repeat the fakes of the smaller attacks of a joint task (a+b) up to the largest");
   return [args]() {
     try {
       return run_continual_command(*args);
