@@ -261,9 +261,9 @@ int run_scan(ScanArgs& a) {
       &InterruptGuard::flag());
   progress_line.clear();
 
-  int exit_code = write_error                   ? static_cast<int>(kExitFailure)
-                  : InterruptGuard::requested() ? static_cast<int>(kExitInterrupted)
-                                                : tally.exit_code;
+  const int exit_code = write_error                   ? static_cast<int>(kExitFailure)
+                        : InterruptGuard::requested() ? static_cast<int>(kExitInterrupted)
+                                                      : tally.exit_code;
   writer.finish(
       {{"files", tally.files},
        {"statuses", tally.statuses},
