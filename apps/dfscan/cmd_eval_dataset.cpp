@@ -107,8 +107,7 @@ class CropScorer {
 
   nlohmann::json describe() const {
     auto out = nlohmann::json::array();
-    for (const auto& d : detectors_)
-      out.push_back({{"name", d.name()}, {"arch", d.arch()}, {"modality", d.modality()}, {"hash", d.hash()}});
+    for (const auto& d : detectors_) out.push_back(d.identity());
     return out;
   }
 

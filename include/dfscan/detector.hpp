@@ -24,6 +24,8 @@ class Detector {
   const std::string& modality() const;
   // The manifest's content hash ("sha256:...").
   const std::string& hash() const;
+  // {"name", "arch", "modality", "hash"}: which model this is, as run reports name it.
+  nlohmann::json identity() const;
   double threshold() const;
   c10::Device device() const;
 

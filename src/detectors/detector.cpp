@@ -92,6 +92,10 @@ const std::string& Detector::modality() const {
 const std::string& Detector::hash() const {
   return impl_->hash;
 }
+nlohmann::json Detector::identity() const {
+  return {{"name", name()}, {"arch", arch()}, {"modality", modality()}, {"hash", hash()}};
+}
+
 double Detector::threshold() const {
   return impl_->threshold;
 }

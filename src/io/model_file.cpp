@@ -102,14 +102,6 @@ nlohmann::json without_hash(const nlohmann::json& manifest) {
   return m;
 }
 
-std::string dump(const nlohmann::json& j) {
-  try {
-    return json_text(j);  // a training path that is not UTF-8 must not lose the trained model
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(Status::error, std::string("cannot serialise model manifest: ") + e.what());
-  }
-}
-
 // Puts a blob's bytes into the hash; the default reads `data` a slice at a time.
 using BlobFeeder = std::function<void(const Blob&, Sha256&)>;
 constexpr uint64_t kSliceBytes = uint64_t{64} << 20;
@@ -119,7 +111,7 @@ std::string hash_blobs(std::vector<const Blob*> blobs, const nlohmann::json& man
   std::sort(blobs.begin(), blobs.end(), [](const Blob* a, const Blob* b) { return a->name < b->name; });
   Sha256 h;
   put_field(h, kHashTag);
-  put_field(h, dump(without_hash(manifest)));
+  put_field(h, json_text(without_hash(manifest)));
   put_u64(h, blobs.size());
   for (const Blob* b : blobs) {
     put_field(h, b->name);
@@ -281,7 +273,7 @@ ModelFile read_mapped(const std::filesystem::path& path, const ReadOptions& opti
         if (mk == kManifestKey) {
           try {
             const auto& text = mv.get_ref<const std::string&>();
-            // dump() recurses, so the manifest's depth is bounded too.
+            // Writing it back (json_text) recurses, so the manifest's depth is bounded too.
             auto limit = [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
               if (depth > kMaxManifestDepth) bad("dfscan manifest nests too deeply");
               return true;
@@ -396,18 +388,15 @@ struct ModelFileWriter::Impl {
     nlohmann::json final_manifest = manifest;
     final_manifest["hash"] = hash;
     nlohmann::ordered_json header;
-    header["__metadata__"] = {{kManifestKey, dump(final_manifest)}};
+    header["__metadata__"] = {{kManifestKey, json_text(final_manifest)}};
     for (size_t i : order) {
       const Blob& b = blobs[i];
       header[b.name] = {
           {"dtype", b.dtype}, {"shape", b.shape}, {"data_offsets", {offsets[i], offsets[i] + b.size}}};
     }
-    std::string text;
-    try {
-      text = json_text(header);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(Status::error, std::string("cannot serialise model header: ") + e.what());
-    }
+    // json_text, not dump(): a manifest string that is not UTF-8 (a Latin-1 training path) must
+    // not lose the trained model.
+    std::string text = json_text(header);
     text.append((8 - text.size() % 8) % 8, ' ');
     return text;
   }

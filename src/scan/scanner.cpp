@@ -270,8 +270,7 @@ nlohmann::json Scanner::describe_models() const {
   impl_->wait_loaded();
   auto out = nlohmann::json::array();
   for (const auto* list : {&impl_->face_models, &impl_->image_models, &impl_->audio_models})
-    for (const auto& d : *list)
-      out.push_back({{"name", d.name()}, {"arch", d.arch()}, {"modality", d.modality()}, {"hash", d.hash()}});
+    for (const auto& d : *list) out.push_back(d.identity());
   return out;
 }
 

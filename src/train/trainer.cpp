@@ -259,7 +259,8 @@ Validation validate(TrainableModel& model, const BatchLoader& loader,
     loss_sum += classification_loss(out, batch.labels, model.score).item<double>() * static_cast<double>(n);
     auto p = fake_probability(out, model.score).to(torch::kCPU).to(torch::kDouble).contiguous();
     v.scores.insert(v.scores.end(), p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
-    for (int64_t i = 0; i < n; ++i) v.labels.push_back(static_cast<int>(batch.labels[i].item<int64_t>()));
+    const auto labels = batch.labels.contiguous();
+    v.labels.insert(v.labels.end(), labels.data_ptr<int64_t>(), labels.data_ptr<int64_t>() + n);
   }
   if (v.scores.empty()) throw Error(Status::error, "no validation sample could be read");
   const auto eer = eval::equal_error_rate(v.labels, v.scores);
